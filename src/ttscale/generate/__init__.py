@@ -1,0 +1,156 @@
+"""The generate stage: one shard of samples per block, from a registered backend."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ttscale.blocks import Block
+from ttscale.config import sampling_identity, sampling_key
+from ttscale.errors import DataError
+from ttscale.generate.base import Backend, Request, Result
+from ttscale.generate.openai_backend import OpenAIBackend
+from ttscale.generate.progress import Progress
+from ttscale.generate.vllm_backend import VLLMBackend
+from ttscale.io import read_table, write_table
+from ttscale.registry import Registry
+from ttscale.schemas import PROBLEMS, SAMPLES
+from ttscale.seeds import sample_seed
+
+log = logging.getLogger(__name__)
+
+BACKENDS: Registry[type[Backend]] = Registry("generation backend")
+BACKENDS.register("vllm")(VLLMBackend)
+BACKENDS.register("openai")(OpenAIBackend)
+
+__all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "run_block"]
+
+
+def block_problems(problems: pa.Table, block: Block, where: str) -> list[dict[str, Any]]:
+    """The rows of the problem table a block covers, checked against the block's range."""
+    mask = pc.and_(pc.greater_equal(problems["position"], block.p0), pc.less(problems["position"], block.p1))
+    rows = sorted(problems.filter(mask).to_pylist(), key=lambda r: r["position"])
+    if [r["position"] for r in rows] != list(range(block.p0, block.p1)):
+        raise DataError(
+            f"{where}: block {block.name} needs problem positions {block.p0}..{block.p1 - 1}, "
+            f"the problem table has {len(rows)} of them; rerun the problems stage"
+        )
+    return rows
+
+
+def build_requests(
+    backend: Backend,
+    rows: list[dict[str, Any]],
+    block: Block,
+    params: dict[str, Any],
+    *,
+    experiment_seed: int,
+    model: str,
+    dataset: str,
+) -> list[Request]:
+    """problems x sample indices of the block, each with its own derived seed."""
+    requests = []
+    for row in rows:
+        prompt, messages, special = backend.render(row)
+        stop = list(dict.fromkeys([*(params.get("stop") or []), *(row.get("stop") or [])]))
+        p = {**params, "stop": stop}
+        for i in range(block.s0, block.s1):
+            seed = sample_seed(experiment_seed, model, dataset, row["problem_id"], i)
+            requests.append(Request(row["problem_id"], i, seed, prompt, messages, special, p))
+    return requests
+
+
+def results_table(requests: list[Request], results: list[Result]) -> pa.Table:
+    if len(results) != len(requests):
+        raise DataError(f"backend returned {len(results)} results for {len(requests)} requests")
+    return pa.Table.from_pylist(
+        [
+            {
+                "problem_id": q.problem_id,
+                "sample_index": q.sample_index,
+                "seed": q.seed,
+                "prompt": q.prompt,
+                "text": r.text,
+                "finish_reason": r.finish_reason,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "cumulative_logprob": r.cumulative_logprob,
+                "latency_s": r.latency_s,
+            }
+            for q, r in zip(requests, results, strict=True)
+        ],
+        schema=SAMPLES,
+    )
+
+
+def run_block(
+    config: dict[str, Any],
+    model: str,
+    dataset: str,
+    sampling: str,
+    block: str,
+    problems_path: str | Path,
+    output: str | Path,
+    threads: int | None = None,
+    root: Path | None = None,
+    backend: Backend | None = None,
+) -> dict[str, Any]:
+    """Generate one block's shard; returns its summary (also stored in the shard's metadata).
+
+    `backend` may be passed in to reuse a loaded engine for several blocks (benchmarks, tests).
+    """
+    root = root or Path.cwd()
+    preset, _, _ = sampling.rpartition("-")
+    key = sampling_key(config, model, dataset, preset, root)
+    if key != sampling:
+        raise DataError(
+            f"{output}: the config now gives sampling key {key} for {model}/{dataset}/{preset}, "
+            f"not {sampling}; the workflow plans paths from the current config"
+        )
+    blk = Block.parse(block)
+    problems = read_table(problems_path, PROBLEMS)
+    rows = block_problems(problems, blk, str(problems_path))
+    own = backend is None
+    if backend is None:
+        spec = config["models"][model]
+        backend = BACKENDS.get(spec["backend"], f"models.{model}.backend")(
+            model, spec, root, threads=threads, seed=config["seed"]
+        )
+    params = dict(config["sampling"][preset])
+    requests = build_requests(backend, rows, blk, params, experiment_seed=config["seed"], model=model,
+                              dataset=dataset)
+    progress = Progress(len(requests), "samples")
+    journal = Path(output).with_name(f".{Path(output).name}.journal.jsonl")
+    start = time.time()
+    try:
+        results = backend.generate(requests, progress, journal=journal)
+    finally:
+        if own:
+            backend.close()
+    seconds = time.time() - start
+    table = results_table(requests, results)
+    tokens = int(pc.sum(table["completion_tokens"]).as_py() or 0)
+    summary = {
+        "model": model,
+        "dataset": dataset,
+        "sampling": sampling,
+        "block": blk.name,
+        "rows": table.num_rows,
+        "identity": sampling_identity(config, model, dataset, preset, root),
+        "engine": backend.describe(),
+        "seconds": round(seconds, 3),
+        "completion_tokens": tokens,
+        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else None,
+    }
+    if table.num_rows != blk.size:
+        raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
+    write_table(output, table, SAMPLES, metadata=summary)
+    journal.unlink(missing_ok=True)
+    log.info("wrote %s: %d samples, %d tokens in %.1fs (%.0f tok/s)", output, table.num_rows, tokens,
+             seconds, tokens / max(seconds, 1e-9))
+    return summary

@@ -1,0 +1,1 @@
+"""Models: building the embedded default and resolving paths or hub ids offline."""

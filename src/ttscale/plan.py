@@ -1,0 +1,74 @@
+"""What the workflow must produce for a config: runs, blocks and their paths.
+
+common.smk calls these functions to build Snakemake's targets, so planning is unit-testable
+without Snakemake and costs one pass over the config (plus each loader's cheap size()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttscale.blocks import Block, plan_blocks
+from ttscale.config import experiment_dir, fingerprint, sampling_key
+
+
+@dataclass(frozen=True)
+class Run:
+    """One (model, dataset, sampling preset) combination and its blocks."""
+
+    model: str
+    dataset: str
+    preset: str
+    key: str
+    n_problems: int
+    samples_per_problem: int
+    blocks: tuple[Block, ...] = field(repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        return self.n_problems * self.samples_per_problem
+
+    def partition(self) -> str:
+        return f"model={self.model}/dataset={self.dataset}/sampling={self.key}"
+
+
+_COUNTS: dict[tuple[str, str, str], int] = {}
+
+
+def problem_count(name: str, spec: dict[str, Any], root: Path) -> int:
+    """The dataset's planned problem count, cached per process (loaders' size() may read files)."""
+    from ttscale.problems import planned_count
+
+    items = {k: spec[k] for k in ("loader", "args", "limit", "ids") if k in spec}
+    key = (name, fingerprint(items, 16), str(root))
+    if key not in _COUNTS:
+        _COUNTS[key] = planned_count(name, spec, root)
+    return _COUNTS[key]
+
+
+def runs(config: dict[str, Any], root: Path | None = None) -> list[Run]:
+    root = root or Path.cwd()
+    out = []
+    for dname, ds in config["datasets"].items():
+        n_problems = problem_count(dname, ds, root)
+        samples = ds.get("samples_per_problem") or config["samples_per_problem"]
+        blocks = tuple(plan_blocks(n_problems, samples, config["block_size"], config["problems_per_block"]))
+        for model in ds.get("models") or config["models"]:
+            for preset in ds.get("sampling") or config["sampling"]:
+                key = sampling_key(config, model, dname, preset, root)
+                out.append(Run(model, dname, preset, key, n_problems, samples, blocks))
+    return out
+
+
+def shard(config: dict[str, Any], stage: str, run: Run, block: Block, scorer: str | None = None) -> str:
+    """Path of one block's file of `stage` (samples, verdicts, scores)."""
+    base = experiment_dir(config) / stage
+    if scorer is not None:
+        base = base / f"scorer={scorer}"
+    return str(base / run.partition() / f"{block.name}.parquet")
+
+
+def shards(config: dict[str, Any], stage: str, run: Run, scorer: str | None = None) -> list[str]:
+    return [shard(config, stage, run, b, scorer) for b in run.blocks]

@@ -1,0 +1,96 @@
+"""The problems stage: dataset loaders, problem selection and the problem table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ttscale.errors import ConfigError, DataError
+from ttscale.problems.base import Loader, Problem
+from ttscale.problems.human_eval import HumanEvalLoader
+from ttscale.problems.huggingface import HuggingFaceLoader
+from ttscale.problems.local import JsonlLoader, ParquetLoader
+from ttscale.problems.prompts import few_shot_examples, render_problem
+from ttscale.problems.rgym import ReasoningGymLoader
+from ttscale.registry import Registry
+from ttscale.schemas import PROBLEMS
+
+LOADERS: Registry[type[Loader]] = Registry("dataset loader")
+LOADERS.register("human_eval")(HumanEvalLoader)
+LOADERS.register("reasoning_gym")(ReasoningGymLoader)
+LOADERS.register("jsonl")(JsonlLoader)
+LOADERS.register("parquet")(ParquetLoader)
+LOADERS.register("huggingface")(HuggingFaceLoader)
+
+__all__ = ["LOADERS", "Loader", "Problem", "build_problems", "make_loader", "planned_count"]
+
+
+def make_loader(name: str, spec: dict[str, Any], root: Path | None = None) -> Loader:
+    cls = LOADERS.get(spec["loader"], f"datasets.{name}.loader")
+    return cls(name, spec.get("args") or {}, root or Path.cwd())
+
+
+def planned_count(name: str, spec: dict[str, Any], root: Path | None = None) -> int:
+    """How many problems the dataset contributes, known without loading it where possible."""
+    if spec.get("ids"):
+        return len(spec["ids"])
+    size = make_loader(name, spec, root).size()
+    limit = spec.get("limit")
+    if size is None:
+        if limit is None:
+            raise ConfigError(f"datasets.{name}: the loader cannot tell its size; set `limit`")
+        return int(limit)
+    return min(size, limit) if limit else size
+
+
+def select(problems: list[Problem], name: str, spec: dict[str, Any]) -> list[Problem]:
+    """Explicit ids in their given order, else the first `limit` in the dataset's own order."""
+    by_id: dict[str, Problem] = {}
+    for p in problems:
+        if p.problem_id in by_id:
+            raise DataError(f"datasets.{name}: problem id {p.problem_id!r} occurs twice")
+        by_id[p.problem_id] = p
+    if spec.get("ids"):
+        missing = [i for i in spec["ids"] if i not in by_id]
+        if missing:
+            raise ConfigError(f"datasets.{name}.ids: not in the dataset: {missing[:5]}")
+        return [by_id[i] for i in spec["ids"]]
+    limit = spec.get("limit")
+    return problems[:limit] if limit else problems
+
+
+def build_problems(name: str, spec: dict[str, Any], root: Path | None = None) -> pa.Table:
+    """Load, select and render one dataset into a table with the PROBLEMS schema."""
+    root = root or Path.cwd()
+    loader = make_loader(name, spec, root)
+    selected = select(list(loader.load()), name, spec)
+    expected = planned_count(name, spec, root)
+    if spec.get("limit") and len(selected) < spec["limit"] and not spec.get("ids"):
+        raise DataError(
+            f"datasets.{name}: limit is {spec['limit']} but the dataset has only {len(selected)} problems"
+        )
+    if len(selected) != expected:
+        raise DataError(f"datasets.{name}: planned {expected} problems but loaded {len(selected)}")
+    task = spec.get("task") or loader.default_task()
+    prompt = spec.get("prompt") or {}
+    examples = few_shot_examples(prompt, root)
+    rows = []
+    for pos, p in enumerate(selected):
+        fields = {k: v for k, v in asdict(p).items() if k != "metadata"}
+        rows.append(
+            {
+                **fields,
+                **render_problem(fields, prompt, examples),
+                "position": pos,
+                "dataset": name,
+                "task": task,
+                "prompt_mode": prompt.get("mode", "chat"),
+                "stop": list(prompt.get("stop") or []),
+                "metadata": json.dumps(p.metadata, sort_keys=True, default=str),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=PROBLEMS)

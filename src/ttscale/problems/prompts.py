@@ -1,0 +1,61 @@
+"""Turning a problem into messages, a completion prompt and an assistant prefix.
+
+What is stored here is model-independent; the model's chat template is applied at generation
+time (ttscale.generate.render), and the exact rendered text is stored with every sample.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+from ttscale.errors import ConfigError
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        raise ConfigError(f"prompt template uses {{{key}}}, which the problem does not have; "
+                          f"available: {', '.join(sorted(self))}")
+
+
+def fill(template: str, fields: dict[str, Any]) -> str:
+    """str.format_map with a clear error for unknown fields; literal braces are written {{ }}."""
+    return string.Formatter().vformat(template, (), _Fields({k: "" if v is None else v for k, v in fields.items()}))
+
+
+def few_shot_examples(prompt: dict[str, Any], root: Path) -> list[dict[str, str]]:
+    examples = list(prompt.get("few_shot") or [])
+    path = prompt.get("few_shot_file")
+    if path:
+        p = Path(path) if Path(path).is_absolute() else root / path
+        with open(p, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    rec = json.loads(line)
+                    if not {"question", "answer"} <= set(rec):
+                        raise ConfigError(f"{p}:{n}: a few-shot example needs 'question' and 'answer'")
+                    examples.append({"question": rec["question"], "answer": rec["answer"]})
+    return examples
+
+
+def render_problem(fields: dict[str, Any], prompt: dict[str, Any], examples: list[dict[str, str]]) -> dict[str, str]:
+    """messages (JSON), completion_prompt and assistant_prefix for one problem."""
+    template = prompt.get("template", "{question}")
+    messages: list[dict[str, str]] = []
+    if prompt.get("system"):
+        messages.append({"role": "system", "content": prompt["system"]})
+    parts: list[str] = []
+    for ex in examples:
+        q = fill(template, {**fields, "question": ex["question"]})
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": ex["answer"]}]
+        parts.append(q + "\n" + ex["answer"])
+    user = fill(template, fields)
+    messages.append({"role": "user", "content": user})
+    parts.append(user + "\n")
+    return {
+        "messages": json.dumps(messages, ensure_ascii=False),
+        "completion_prompt": prompt.get("few_shot_separator", "\n\n").join(parts),
+        "assistant_prefix": fill(prompt.get("assistant_prefix", ""), fields),
+    }

@@ -1,0 +1,45 @@
+"""The adapter between Snakemake's `script:` entry points and the package.
+
+Entry points in workflow/scripts/ call `run_script`, which sends logging to the job's log file,
+turns the user-facing errors into one clear line (no traceback), and times the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ttscale.errors import TtscaleError
+
+
+def setup_logging(logfile: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if logfile:
+        Path(logfile).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(logfile, mode="a", encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call fn(**kwargs) inside a Snakemake job with logging to its log file."""
+    logfile = snakemake.log[0] if len(snakemake.log) else None
+    setup_logging(logfile)
+    log = logging.getLogger("ttscale")
+    log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards.items()))
+    start = time.time()
+    try:
+        result = fn(**kwargs)
+    except TtscaleError as exc:
+        log.error("%s", exc)
+        sys.exit(1)
+    log.info("done in %.1fs", time.time() - start)
+    return result

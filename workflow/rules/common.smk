@@ -1,0 +1,72 @@
+# Config validation, planning helpers and wildcard constraints shared by every stage.
+# The planning logic lives in ttscale.plan; this file only adapts it to Snakemake.
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The package is installed into the project's .venv (pip install -e .); a bare checkout works too.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from ttscale import config as tconfig  # noqa: E402
+from ttscale import plan as tplan  # noqa: E402
+from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
+from ttscale.errors import TtscaleError  # noqa: E402
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+try:
+    tconfig.check(config, source="config")
+    RUNS = tplan.runs(config)
+except TtscaleError as exc:
+    raise WorkflowError(f"ttscale: {exc}") from None
+
+EXP = str(tconfig.experiment_dir(config))
+LOGS = f"{EXP}/logs"
+BENCH = f"{EXP}/benchmarks"
+PART = "model={model}/dataset={dataset}/sampling={sampling}"
+RUN_BY_KEY = {(r.model, r.dataset, r.key): r for r in RUNS}
+ALL_TARGETS = []
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.]*"
+
+
+wildcard_constraints:
+    model=NAME,
+    dataset=NAME,
+    scorer=NAME,
+    sampling=NAME + r"-[0-9a-f]{8}",
+    block=BLOCK_PATTERN,
+
+
+def run_of(wildcards):
+    """The planned Run of a (model, dataset, sampling) wildcard set."""
+    return RUN_BY_KEY[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+def problems_table(wildcards):
+    """The dataset's problem table; ancient() so rewriting it does not invalidate blocks."""
+    return ancient(f"{EXP}/problems/{wildcards.dataset}.parquet")
+
+
+def built_model(wildcards):
+    """The model folder a build rule makes, if the model is built (ancient, like the problems)."""
+    spec = config["models"][wildcards.model]
+    return [ancient(spec["path"])] if spec.get("build") else []
+
+
+def stage_shards(stage, run, scorer=None):
+    return tplan.shards(config, stage, run, scorer)
+
+
+onstart:
+    print(f"ttscale: experiment {config['experiment']}: {len(RUNS)} runs, results in {EXP}/, logs in {LOGS}/")
+
+
+onsuccess:
+    print(f"ttscale: done; results in {EXP}/, logs in {LOGS}/")
+
+
+onerror:
+    print(f"ttscale: failed; see the log named above, or the logs in {LOGS}/")

@@ -1,0 +1,9 @@
+"""Snakemake entry point of the generate stage (logic: ttscale.generate.run_block)."""
+
+from ttscale.generate import run_block
+from ttscale.snake import run_script
+
+w = snakemake.wildcards
+run_script(snakemake, run_block, config=snakemake.config, model=w.model, dataset=w.dataset,
+           sampling=w.sampling, block=w.block, problems_path=snakemake.input.problems,
+           output=snakemake.output[0], threads=snakemake.threads)
