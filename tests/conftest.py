@@ -27,16 +27,24 @@ def embedded_model() -> Path:
     return EMBEDDED_MODEL
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A scratch copy of the workflow (Snakefile, rules, schemas, profiles) to run Snakemake in."""
-    for item in ("Snakefile", "workflow", "profiles", "config"):
+def make_workdir(path: Path) -> Path:
+    """Copy the workflow (Snakefile, rules, schemas, profiles, config) to `path` to run Snakemake in.
+
+    The embedded model is linked, not copied, so scratch runs share the one built copy.
+    """
+    for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
         src = REPO / item
         if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        else:
-            shutil.copy(src, tmp_path / item)
-    (tmp_path / "resources" / "models").mkdir(parents=True)
+            shutil.copytree(src, path / item)
+        elif src.exists():
+            shutil.copy(src, path / item)
+    (path / "resources" / "models").mkdir(parents=True, exist_ok=True)
     if EMBEDDED_MODEL.exists():
-        os.symlink(EMBEDDED_MODEL, tmp_path / "resources" / "models" / EMBEDDED_MODEL.name)
-    return tmp_path
+        os.symlink(EMBEDDED_MODEL, path / "resources" / "models" / EMBEDDED_MODEL.name)
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A scratch copy of the workflow to run Snakemake in (see make_workdir)."""
+    return make_workdir(tmp_path)

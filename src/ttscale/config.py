@@ -169,9 +169,13 @@ def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[st
 
 
 def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """Loader, its arguments (except those that only set how many problems) and the prompt."""
+    from ttscale.problems import LOADERS
+
+    exempt = LOADERS.get(ds["loader"]).size_args if ds["loader"] in LOADERS else ()
     return {
         "loader": ds["loader"],
-        "args": ds.get("args") or {},
+        "args": {k: v for k, v in (ds.get("args") or {}).items() if k not in exempt},
         "prompt": prompt_identity(ds.get("prompt") or {}, root),
     }
 

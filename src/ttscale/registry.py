@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from ttscale.errors import ConfigError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """Raised for a name that is not registered; str() is the full message."""
+class UnknownNameError(ConfigError, KeyError):
+    """Raised for a name that is not registered (a config mistake); str() is the full message."""
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0])

@@ -38,8 +38,11 @@ def planned_count(name: str, spec: dict[str, Any], root: Path | None = None) -> 
     """How many problems the dataset contributes, known without loading it where possible."""
     if spec.get("ids"):
         return len(spec["ids"])
-    size = make_loader(name, spec, root).size()
+    loader = make_loader(name, spec, root)
     limit = spec.get("limit")
+    if limit and not loader.cheap_size:
+        return int(limit)
+    size = loader.size()
     if size is None:
         if limit is None:
             raise ConfigError(f"datasets.{name}: the loader cannot tell its size; set `limit`")

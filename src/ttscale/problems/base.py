@@ -34,6 +34,12 @@ class Loader:
 
     task: str = "other"
     required_args: tuple[str, ...] = ()
+    # False when size() has to load the whole dataset (hub datasets); the planner then trusts
+    # `limit` and the problems stage checks it.
+    cheap_size: bool = True
+    # Arguments that only say how many problems to generate, not what problem i is; growing them
+    # must add blocks, not change the dataset's identity (and with it every sampling key).
+    size_args: tuple[str, ...] = ()
 
     def __init__(self, name: str, args: dict[str, Any], root: Path) -> None:
         self.name = name

@@ -81,6 +81,7 @@ class HuggingFaceLoader(Loader):
     """args: path (hub name or local folder), name, split, revision, preset | columns, offline."""
 
     required_args = ("path",)
+    cheap_size = False
 
     def default_task(self) -> str:
         return self.args.get("task") or PRESET_TASKS.get(self.args.get("preset", ""), "other")
@@ -91,10 +92,16 @@ class HuggingFaceLoader(Loader):
         return " ".join(parts)
 
     def _dataset(self):  # noqa: ANN202 - a datasets.Dataset
-        if self.args.get("offline", True):
+        offline = self.args.get("offline", True)
+        if offline:
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["HF_DATASETS_OFFLINE"] = "1"
         import datasets
+        import huggingface_hub.constants
+
+        if offline:  # the libraries read these at import; they may have been imported already
+            datasets.config.HF_HUB_OFFLINE = True
+            huggingface_hub.constants.HF_HUB_OFFLINE = True
 
         path = str(self.args["path"])
         local = Path(path).expanduser()

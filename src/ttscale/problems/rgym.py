@@ -33,6 +33,7 @@ MATH_TASKS = {
 
 class ReasoningGymLoader(Loader):
     required_args = ("task",)
+    size_args = ("size",)
 
     def default_task(self) -> str:
         return "math" if self.args["task"] in MATH_TASKS else "other"
