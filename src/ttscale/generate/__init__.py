@@ -126,6 +126,7 @@ def run_block(
                               dataset=dataset)
     progress = Progress(len(requests), "samples")
     journal = Path(output).with_name(f".{Path(output).name}.journal.jsonl")
+    journal.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
     try:
         results = backend.generate(requests, progress, journal=journal)
