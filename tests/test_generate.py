@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from fakes import FakeOpenAIServer, ScriptedBackend
+
 from ttscale.config import sampling_key, validate
 from ttscale.errors import DataError
 from ttscale.generate import run_block

@@ -118,7 +118,7 @@ def vllm_server(embedded_model, tmp_path_factory):
 
 
 def test_openai_backend_on_a_real_vllm_server(setup, vllm_server):
-    config, problems, root, backend = setup
+    config, problems, root, _ = setup
     c = copy.deepcopy(config)
     c["models"]["smol"].update(backend="openai", openai={"base_url": vllm_server, "model": "smol",
                                                          "concurrency": 8})

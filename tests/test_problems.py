@@ -145,7 +145,8 @@ def test_few_shot_file(tmp_path: Path):
     f = tmp_path / "shots.jsonl"
     f.write_text(json.dumps({"question": "2+2", "answer": "4"}) + "\n")
     prompt = {"mode": "completion", "few_shot_file": str(f), "template": "Question: {question}\nAnswer:"}
-    t = build_problems("g", spec("reasoning_gym", args={"task": "basic_arithmetic", "size": 1}, prompt=prompt), tmp_path)
+    s = spec("reasoning_gym", args={"task": "basic_arithmetic", "size": 1}, prompt=prompt)
+    t = build_problems("g", s, tmp_path)
     assert t["completion_prompt"][0].as_py().startswith("Question: 2+2\nAnswer:\n4\n\nQuestion: ")
     assert t["prompt_mode"][0].as_py() == "completion"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from workflow_utils import planned, snakemake, write_config
 
 from ttscale.config import validate
 from ttscale.io import read_metadata, read_table
 from ttscale.plan import runs
 from ttscale.schemas import SAMPLES
-from workflow_utils import planned, snakemake, write_config
 
 pytestmark = pytest.mark.engine
 

@@ -9,6 +9,8 @@ rule generate:
         model=built_model,
     output:
         f"{EXP}/samples/{PART}/{{block}}.parquet",
+    conda:
+        "../envs/ttscale.yaml"
     log:
         f"{LOGS}/generate/{PART}/{{block}}.log",
     benchmark:

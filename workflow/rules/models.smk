@@ -11,6 +11,8 @@ rule build_model:
         directory("resources/models/{model_dir}"),
     params:
         builder=lambda w: BUILT_MODELS[f"resources/models/{w.model_dir}"],
+    conda:
+        "../envs/ttscale.yaml"
     log:
         "resources/models/logs/{model_dir}.log",
     script:

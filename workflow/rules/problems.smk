@@ -6,6 +6,8 @@ rule problems:
         f"{EXP}/problems/{{dataset}}.parquet",
     params:
         spec=lambda w: config["datasets"][w.dataset],
+    conda:
+        "../envs/ttscale.yaml"
     log:
         f"{LOGS}/problems/{{dataset}}.log",
     script:

@@ -45,7 +45,7 @@ class OpenAIBackend(Backend):
         self._tokenizer = None
 
     @property
-    def tokenizer(self):  # noqa: ANN201
+    def tokenizer(self):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
@@ -63,7 +63,7 @@ class OpenAIBackend(Backend):
                 raise ValueError("a chat endpoint cannot send completion-mode prompts")
             messages = json.loads(row["messages"])
             if row.get("assistant_prefix"):
-                messages = messages + [{"role": "assistant", "content": row["assistant_prefix"]}]
+                messages = [*messages, {"role": "assistant", "content": row["assistant_prefix"]}]
             return json.dumps(messages, ensure_ascii=False), messages, False
         return render_with_tokenizer(self.tokenizer, row)
 

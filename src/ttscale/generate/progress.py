@@ -54,7 +54,7 @@ def tqdm_for(progress: Progress) -> type[tqdm]:
     """A tqdm class for vLLM's `use_tqdm=` that feeds `progress` instead of drawing a bar."""
 
     class _LogTqdm(tqdm):
-        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        def __init__(self, *args, **kwargs) -> None:
             kwargs["file"] = io.StringIO()
             kwargs["mininterval"] = 1e9
             super().__init__(*args, **kwargs)

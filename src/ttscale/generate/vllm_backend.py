@@ -12,7 +12,7 @@ from ttscale.generate.progress import Progress, tqdm_for
 from ttscale.models.resolve import resolve_model_path
 
 
-def sampling_params(params: dict[str, Any], seed: int):  # noqa: ANN201 - vllm.SamplingParams
+def sampling_params(params: dict[str, Any], seed: int):
     from vllm import SamplingParams
 
     return SamplingParams(
