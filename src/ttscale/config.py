@@ -35,7 +35,7 @@ def _validator_with_defaults(schema: dict[str, Any]) -> jsonschema.protocols.Val
     base = jsonschema.validators.validator_for(schema)
     validate_properties = base.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+    def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for prop, sub in properties.items():
                 if isinstance(sub, dict) and "default" in sub and prop not in instance:

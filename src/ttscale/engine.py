@@ -46,7 +46,7 @@ def make_llm(
     threads: int | None = None,
     runner: str | None = None,
     engine: dict[str, Any] | None = None,
-):  # noqa: ANN201 - returns vllm.LLM; the import is deferred
+):
     """A vllm.LLM with prefix caching on, and CPU-safe settings where there is no GPU."""
     kwargs: dict[str, Any] = {
         "model": path,

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from ttscale.errors import ConfigError, DataError
 from ttscale.problems.base import Loader, Problem
-from ttscale.problems.human_eval import HumanEvalLoader
 from ttscale.problems.huggingface import HuggingFaceLoader
+from ttscale.problems.human_eval import HumanEvalLoader
 from ttscale.problems.local import JsonlLoader, ParquetLoader
 from ttscale.problems.prompts import few_shot_examples, render_problem
 from ttscale.problems.rgym import ReasoningGymLoader

@@ -91,7 +91,7 @@ class HuggingFaceLoader(Loader):
         parts = [repr(a["path"])] + [f"{k}={a[k]!r}" for k in ("name", "split", "revision") if a.get(k)]
         return " ".join(parts)
 
-    def _dataset(self):  # noqa: ANN202 - a datasets.Dataset
+    def _dataset(self):
         offline = self.args.get("offline", True)
         if offline:
             os.environ["HF_HUB_OFFLINE"] = "1"
