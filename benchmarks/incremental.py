@@ -1,0 +1,95 @@
+"""Incremental rerun against a full run: raising samples_per_problem by 10 % on the default workflow.
+
+Baseline: the whole default workflow from scratch with the larger sample count (every stage that
+exists, through the report). Ours: the same workflow run once at the default size (not timed),
+then rerun after raising every dataset's samples_per_problem by 10 %: only the new blocks are
+generated, verified and scored; aggregation, analysis and the report rerun. Both in scratch copies
+of the workflow that share the built embedded model.
+
+    .venv/bin/python benchmarks/incremental.py [--raise 0.10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+MODEL = REPO / "resources" / "models" / "smollm2-135m-instruct"
+
+
+def workdir(name: str) -> Path:
+    wd = Path(tempfile.mkdtemp(prefix=f"ttscale-bench-{name}-"))
+    for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, wd / item)
+        elif src.exists():
+            shutil.copy(src, wd / item)
+    (wd / "resources" / "models").mkdir(parents=True)
+    os.symlink(MODEL, wd / "resources" / "models" / MODEL.name)
+    return wd
+
+
+def run(wd: Path, config: dict) -> float:
+    cfg = wd / "bench.yaml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    start = time.perf_counter()
+    proc = subprocess.run([SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(cfg)], cwd=wd,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"snakemake failed in {wd}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    jobs = sum(1 for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Finished jobid"))
+    print(f"  {wd.name}: {jobs} jobs in {seconds:.1f}s", flush=True)
+    return seconds
+
+
+def raised(config: dict, fraction: float) -> dict:
+    c = copy.deepcopy(config)
+    base = c.get("samples_per_problem", 32)
+    c["samples_per_problem"] = math.ceil(base * (1 + fraction))
+    for ds in c["datasets"].values():
+        if ds.get("samples_per_problem"):
+            ds["samples_per_problem"] = math.ceil(ds["samples_per_problem"] * (1 + fraction))
+    return c
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--raise", dest="fraction", type=float, default=0.10)
+    args = ap.parse_args()
+    if not (MODEL / "config.json").exists():
+        sys.path.insert(0, str(REPO / "src"))
+        from ttscale.models.build import build
+
+        build("smollm2_gguf", MODEL)
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    base["experiment"] = "bench"
+    bigger = raised(base, args.fraction)
+    sizes = {d: s.get("samples_per_problem") or base["samples_per_problem"] for d, s in base["datasets"].items()}
+    more = {d: s.get("samples_per_problem") or bigger["samples_per_problem"] for d, s in bigger["datasets"].items()}
+    print(f"samples per problem: {sizes} -> {more}", flush=True)
+
+    print("baseline: full run from scratch of the larger config", flush=True)
+    full = run(workdir("full"), bigger)
+    print("ours: default run (untimed), then the rerun after raising the sample count", flush=True)
+    wd = workdir("incr")
+    run(wd, base)
+    incremental = run(wd, bigger)
+    print(f"RESULT incremental_rerun ours={incremental:.1f} s baseline={full:.1f} s ratio={incremental / full:.3f}")
+
+
+if __name__ == "__main__":
+    main()
