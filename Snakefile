@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/problems.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/verify.smk"
 
 
 rule all:

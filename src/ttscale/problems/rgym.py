@@ -63,5 +63,6 @@ class ReasoningGymLoader(Loader):
                 question=item["question"],
                 answer=str(item["answer"]),
                 level=None if level is None else json.dumps(level, sort_keys=True, default=str),
-                metadata={"reasoning_gym": {"task": task, "seed": seed, "index": i}, **meta},
+                metadata={"reasoning_gym": {"task": task, "seed": seed, "index": i, "options": self._options()},
+                          **meta},
             )

@@ -1,0 +1,1 @@
+"""Analysis: estimators over k, scaling-law fits, cost and difficulty (see docs/analysis.md)."""

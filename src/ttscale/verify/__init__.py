@@ -1,0 +1,72 @@
+"""The verify stage: one verdict shard per sample shard, every sample exactly one verdict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ttscale.errors import DataError
+from ttscale.io import read_table, write_table
+from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
+from ttscale.verify.sandbox import SANDBOXES
+from ttscale.verify.verifiers import VERIFIERS, verifier_for
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SANDBOXES", "VERIFIERS", "verify_items", "verify_block"]
+
+DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
+
+
+def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Verdicts for joined (sample, problem) dicts, in the same order, one each."""
+    by_task = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        meta = json.loads(it.get("metadata") or "{}")
+        groups[verifier_for(it.get("task") or "other", meta, by_task)].append(i)
+    out: list[dict[str, Any] | None] = [None] * len(items)
+    for name, idx in groups.items():
+        verifier = VERIFIERS.get(name, "verify.by_task")(settings)
+        for i, v in zip(idx, verifier.verify([items[i] for i in idx]), strict=True):
+            if v["status"] not in VERDICT_STATUSES:
+                raise DataError(f"verifier {name} returned unknown status {v['status']!r}")
+            out[i] = v
+    if any(v is None for v in out):
+        raise DataError("a sample got no verdict")
+    return out  # type: ignore[return-value]
+
+
+def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
+                 settings: dict[str, Any], threads: int = 1) -> dict[str, Any]:
+    """Verify one sample shard into its verdict shard (same rows, same order)."""
+    start = time.time()
+    samples = read_table(samples_path, SAMPLES, columns=None)
+    problems = {r["problem_id"]: r for r in read_table(problems_path, PROBLEMS).to_pylist()}
+    rows = samples.select(["problem_id", "sample_index", "text"]).to_pylist()
+    missing = {r["problem_id"] for r in rows} - set(problems)
+    if missing:
+        raise DataError(f"{samples_path}: problems {sorted(missing)[:5]} are not in {problems_path}")
+    settings = {**settings, "workers": settings.get("workers") or threads}
+    items = [{**problems[r["problem_id"]], **r} for r in rows]
+    verdicts = verify_items(items, settings)
+    table = pa.Table.from_pylist(
+        [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], **v} for r, v in zip(rows, verdicts, strict=True)],
+        schema=VERDICTS,
+    )
+    if table.num_rows != samples.num_rows:
+        raise DataError(f"{output}: {table.num_rows} verdicts for {samples.num_rows} samples in {samples_path}")
+    counts: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        counts[v["status"]] += 1
+    summary = {"samples": str(samples_path), "rows": table.num_rows, "statuses": dict(counts),
+               "backend": settings.get("backend"), "seconds": round(time.time() - start, 3)}
+    write_table(output, table, VERDICTS, metadata=summary)
+    log.info("wrote %s: %d verdicts %s in %.1fs", output, table.num_rows, dict(counts), time.time() - start)
+    return summary

@@ -1,0 +1,80 @@
+"""Gold audit: run every problem's reference solution several times and flag broken or flaky tests.
+
+The reference papers found public benchmarks with tests that reject the reference solution or
+pass and fail at random; such problems should be excluded (`datasets.<name>.exclude`) rather than
+counted against every model. Math problems with a worked solution are checked for agreement
+between the solution's final answer and the reference answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ttscale.io import read_table, write_table
+from ttscale.schemas import PROBLEMS
+from ttscale.verify import verify_items
+
+log = logging.getLogger(__name__)
+
+AUDIT = pa.schema([
+    ("problem_id", pa.string()),
+    ("runs", pa.int32()),
+    ("passes", pa.int32()),
+    ("verdict", pa.string()),  # ok, broken, flaky, no_solution
+    ("statuses", pa.string()),
+    ("first_error", pa.string()),
+])
+
+
+def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], repeats: int = 3) -> list[dict[str, Any]]:
+    items, owners = [], []
+    for p in problems:
+        if not p.get("solution"):
+            continue
+        # the reference solution is a full response: no prompt prefix (it already holds the stub)
+        item = {**p, "text": p["solution"], "assistant_prefix": ""}
+        if p.get("task") == "code":
+            item["metadata"] = "{}"  # do not prepend the stub to a solution that contains it
+        for _ in range(repeats if p.get("task") == "code" else 1):
+            items.append(item)
+            owners.append(p["problem_id"])
+    verdicts = verify_items(items, settings) if items else []
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    for pid, v in zip(owners, verdicts, strict=True):
+        by_problem.setdefault(pid, []).append(v)
+    rows = []
+    for p in problems:
+        vs = by_problem.get(p["problem_id"], [])
+        passes = sum(v["correct"] for v in vs)
+        if not vs:
+            kind = "no_solution"
+        elif passes == len(vs):
+            kind = "ok"
+        elif passes == 0:
+            kind = "broken"
+        else:
+            kind = "flaky"
+        err = next((v["output_tail"] for v in vs if not v["correct"]), "")
+        rows.append({"problem_id": p["problem_id"], "runs": len(vs), "passes": passes, "verdict": kind,
+                     "statuses": ",".join(f"{k}:{n}" for k, n in sorted(Counter(v["status"] for v in vs).items())),
+                     "first_error": err[-500:]})
+    return rows
+
+
+def audit_dataset(problems_path: str | Path, output: str | Path, settings: dict[str, Any], repeats: int = 3,
+                  threads: int = 1) -> dict[str, int]:
+    problems = read_table(problems_path, PROBLEMS).to_pylist()
+    rows = audit_problems(problems, {**settings, "workers": settings.get("workers") or threads}, repeats)
+    counts = Counter(r["verdict"] for r in rows)
+    write_table(output, pa.Table.from_pylist(rows, schema=AUDIT), AUDIT, metadata={"repeats": repeats, **counts})
+    bad = [r["problem_id"] for r in rows if r["verdict"] in ("broken", "flaky")]
+    if bad:
+        log.warning("%s: %d problems with broken or flaky tests; to leave them out of analysis add to the "
+                    "dataset's config: exclude: %s", problems_path, len(bad), bad)
+    log.info("audit of %s: %s", problems_path, dict(counts))
+    return dict(counts)

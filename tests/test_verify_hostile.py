@@ -1,0 +1,80 @@
+"""The hostile suite: untrusted samples interleaved with correct ones in one shard, in a real sandbox.
+
+Every hostile case must get one of its expected verdicts and none may pass; every correct solution
+must pass, whatever the hostile sample before it did (tests/hostile/cases.py lists the cases).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from hostile.cases import CASES, CORRECT, PROMPT, TESTS
+from ttscale.io import read_table, write_table
+from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
+from ttscale.verify import verify_block
+from ttscale.verify.sandbox import SANDBOXES, SandboxUnavailable
+
+LIMITS = {"wall_s": 3, "cpu_s": 3, "memory_mb": 512}
+
+
+def _shard(tmp: Path) -> tuple[Path, Path, list[tuple[str, set[str] | None]]]:
+    problem = {
+        "problem_id": "toy/add", "position": 0, "dataset": "toy", "task": "code", "question": PROMPT,
+        "prompt_mode": "chat", "messages": "[]", "completion_prompt": "", "assistant_prefix": "", "stop": [],
+        "answer": None, "tests": TESTS, "test_style": "asserts", "entry_point": "add",
+        "solution": PROMPT + "    return a + b\n", "level": None, "metadata": json.dumps({"prompt": PROMPT}),
+    }
+    problems = tmp / "problems.parquet"
+    write_table(problems, pa.Table.from_pylist([problem], schema=PROBLEMS), PROBLEMS)
+    texts, expect = [], []
+    for i, (name, text, statuses) in enumerate(CASES):
+        good = CORRECT[i % len(CORRECT)]
+        texts += [good, text]
+        expect += [("correct", None), (name, statuses)]
+    rows = [{"problem_id": "toy/add", "sample_index": i, "seed": i, "prompt": "", "text": t, "finish_reason": "stop",
+             "prompt_tokens": 1, "completion_tokens": 1, "cumulative_logprob": None, "latency_s": None}
+            for i, t in enumerate(texts)]
+    samples = tmp / "samples.parquet"
+    write_table(samples, pa.Table.from_pylist(rows, schema=SAMPLES), SAMPLES)
+    return samples, problems, expect
+
+
+def test_at_least_thirty_hostile_cases():
+    assert len(CASES) >= 30 and len({name for name, _, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("backend", ["docker", "bubblewrap"])
+def test_hostile_samples_never_pass_and_never_hurt_others(backend, tmp_path):
+    try:
+        SANDBOXES.get(backend)().check()
+    except SandboxUnavailable as exc:
+        pytest.fail(f"the {backend} sandbox must be available here (bootstrap.sh sets it up): {exc}")
+    samples, problems, expect = _shard(tmp_path)
+    out = tmp_path / "verdicts.parquet"
+    verify_block(samples, problems, out, {"backend": backend, "limits": LIMITS}, threads=2)
+    verdicts = read_table(out, VERDICTS).to_pylist()
+    assert len(verdicts) == len(expect)
+    wrong = []
+    for (name, statuses), v in zip(expect, verdicts, strict=True):
+        if statuses is None:
+            if v["status"] != "passed" or not v["correct"]:
+                wrong.append(f"correct solution #{v['sample_index']} got {v['status']}: {v['output_tail'][-200:]}")
+        elif v["correct"] or v["status"] not in statuses:
+            wrong.append(f"{name} got {v['status']} (expected {sorted(statuses)}): {v['output_tail'][-200:]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_unavailable_backend_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SandboxUnavailable, match="podman.*not installed"):
+        SANDBOXES.get("podman")().check()
+    samples, problems, _ = _shard(tmp_path)
+    with pytest.raises(SandboxUnavailable):
+        verify_block(samples, problems, tmp_path / "v.parquet", {"backend": "podman"}, threads=1)
+    assert not (tmp_path / "v.parquet").exists()

@@ -1,0 +1,94 @@
+"""Answer extraction, canonical keys, math equivalence, code extraction and verdict bookkeeping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ttscale.schemas import VERDICT_STATUSES
+from ttscale.verify import verify_items
+from ttscale.verify.code import asserts_program, extract_code
+from ttscale.verify.math import canonical_key, equivalent, extract_answer
+from ttscale.verify.verifiers import final_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("so the total is \\boxed{42}.", "42"),
+        ("\\boxed{\\frac{1}{2}} and later \\boxed{3}", "3"),
+        ("nested \\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{\\sqrt{2}}{2}"),
+        ("7 + 5 = 12. The answer is 12.", "12"),
+        ("The final answer is: -17 apples", "-17"),
+        ("The answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
+        ("Natalia sold 48 clips.\n#### 72", "72"),
+        ("#### 1,234", "1234"),
+        ("first 3, then 4.5", "4.5"),
+        ("nothing numeric here", None),
+        ("", None),
+        ("cut off \\boxed{12", "12"),  # unbalanced box: falls back to the last number
+    ],
+)
+def test_extract_answer(text, answer):
+    assert extract_answer(text) == answer
+
+
+def test_equivalent_forms_share_a_key_and_verify():
+    forms = ["1/2", "0.5", "\\frac{1}{2}", "\\frac12", "0.50", "$\\dfrac{1}{2}$"]
+    assert len({canonical_key(f) for f in forms}) == 1
+    assert all(equivalent("\\frac{1}{2}", f) for f in forms)
+    assert canonical_key("12") == canonical_key("12.0") != canonical_key("13")
+    assert not equivalent("12", "13") and not equivalent("12", None)
+    assert equivalent("3\\sqrt{2}", "\\sqrt{18}")
+
+
+def test_code_extraction():
+    assert extract_code("Sure:\n```python\ndef f():\n    return 1\n```\nDone") == "def f():\n    return 1"
+    assert extract_code("```\nx = 1\n```") == "x = 1"
+    assert extract_code("```python\ndef f():\n    return 1") == "def f():\n    return 1"  # cut off
+    assert extract_code("    return x\n") == "    return x\n"
+    assert extract_code("  \n") is None and extract_code(None) is None
+    assert asserts_program("def f():\n", "    return 1\n") == "def f():\n    return 1\n"
+    assert asserts_program("import m\ndef f():\n", "def f():\n    return 2") == "import m\ndef f():\n\ndef f():\n    return 2"
+
+
+def test_final_answer_for_other_tasks():
+    assert final_answer("thinking...\n<answer>blue</answer>") == "blue"
+    assert final_answer("The answer is: yes.") == "yes"
+    assert final_answer("line one\nlast line\n\n") == "last line"
+    assert final_answer("") is None
+
+
+def _math_item(text: str, answer: str, pid: str = "p") -> dict:
+    return {"problem_id": pid, "sample_index": 0, "text": text, "task": "math", "answer": answer,
+            "assistant_prefix": "", "metadata": "{}"}
+
+
+def test_math_verdicts_and_statuses():
+    items = [_math_item("The answer is 0.5.", "1/2"), _math_item("The answer is 3.", "1/2"),
+             _math_item("I don't know.", "1/2")]
+    v = verify_items(items, {})
+    assert [x["status"] for x in v] == ["passed", "failed", "no_answer"]
+    assert [x["correct"] for x in v] == [True, False, False]
+    assert v[0]["answer_key"] == "1/2" and v[2]["answer_key"] is None
+    assert all(x["status"] in VERDICT_STATUSES for x in v)
+
+
+def test_reasoning_gym_other_task_uses_its_scorer():
+    import reasoning_gym
+
+    ds = reasoning_gym.create_dataset("letter_counting", size=2, seed=3)
+    meta = {"reasoning_gym": {"task": "letter_counting", "seed": 3, "index": 1, "options": {}}}
+    item = {"problem_id": "x", "sample_index": 0, "task": "other", "answer": str(ds[1]["answer"]),
+            "assistant_prefix": "", "metadata": json.dumps(meta)}
+    right = verify_items([{**item, "text": f"The answer is {ds[1]['answer']}."}], {})[0]
+    wrong = verify_items([{**item, "text": "The answer is 99999."}], {})[0]
+    assert right["correct"] and not wrong["correct"]
+
+
+def test_unknown_verifier_name_is_a_config_error():
+    from ttscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown verifier 'lean'"):
+        verify_items([_math_item("1", "1")], {"by_task": {"math": "lean"}})

@@ -1,0 +1,8 @@
+"""Snakemake entry point of the gold audit (logic: ttscale.verify.audit.audit_dataset)."""
+
+from ttscale.snake import run_script
+from ttscale.verify.audit import audit_dataset
+
+s = snakemake.params.settings
+run_script(snakemake, audit_dataset, problems_path=snakemake.input.problems, output=snakemake.output[0],
+           settings=s, repeats=s["audit_repeats"], threads=snakemake.threads)
