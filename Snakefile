@@ -19,6 +19,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/problems.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/score.smk"
 
 
 rule all:

@@ -86,7 +86,9 @@ def main() -> None:
     bare()  # warm-up (first call pays one-time costs)
     ours_rates, bare_rates = [], []
     for i in range(args.repeats):
+        llm.reset_prefix_cache()  # both sides start from an empty prefix cache
         s_sec, s_tok = stage(i)
+        llm.reset_prefix_cache()
         b_sec, b_tok = bare()
         ours_rates.append(s_tok / s_sec)
         bare_rates.append(b_tok / b_sec)

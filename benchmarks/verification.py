@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from humaneval_variants import problems, variants  # noqa: E402
+
 from ttscale.verify.cli import evaluate  # noqa: E402
 
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from ttscale.generate.base import Result
-from ttscale.search.base import aggregate, rank, Beam
+from ttscale.search.base import Beam, aggregate, rank
 from ttscale.search.strategies import SearchProblem, SearchSpec, beam_search, dvts, revisions
 
 

@@ -12,8 +12,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from humaneval_variants import problems, variants
+
 from ttscale.verify.cli import evaluate
 
 pytestmark = pytest.mark.docker

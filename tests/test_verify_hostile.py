@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from hostile.cases import CASES, CORRECT, PROMPT, TESTS
+
 from ttscale.io import read_table, write_table
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
 from ttscale.verify import verify_block

@@ -44,6 +44,8 @@ TINY = {
         }
     },
     "sampling": {"default": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 24}},
+    "scorers": {"judge": {"kind": "generative", "model": "smollm2", "dtype": "bfloat16"},
+                "logprob": {"kind": "logprob"}},
 }
 
 

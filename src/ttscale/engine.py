@@ -66,8 +66,10 @@ def make_llm(
     if on_cpu():
         os.environ.update(cpu_env(threads))
         kwargs.update(enforce_eager=True, enable_chunked_prefill=False)
-        # Without chunked prefill a whole prompt must fit in one step.
-        kwargs["max_num_batched_tokens"] = max(4096, max_model_len or 0)
+        # Without chunked prefill a whole prompt must fit in one step; a CPU engine reserves a
+        # 4k context unless told otherwise (a model's 128k default would not fit the KV cache).
+        kwargs.setdefault("max_model_len", 4096)
+        kwargs["max_num_batched_tokens"] = max(4096, kwargs["max_model_len"])
     kwargs.update(engine or {})
     from vllm import LLM
 

@@ -72,3 +72,36 @@ def shard(config: dict[str, Any], stage: str, run: Run, block: Block, scorer: st
 
 def shards(config: dict[str, Any], stage: str, run: Run, scorer: str | None = None) -> list[str]:
     return [shard(config, stage, run, b, scorer) for b in run.blocks]
+
+
+def built_models(config: dict[str, Any]) -> dict[str, str]:
+    """path -> builder for every model the workflow must build (sampled models and scorers)."""
+    from ttscale.score.engines import model_spec
+    from ttscale.score.families import resolve
+
+    out = {m["path"]: m["build"] for m in config["models"].values() if m.get("build")}
+    for name, raw in (config.get("scorers") or {}).items():
+        spec = resolve(raw)
+        if spec.get("kind") != "logprob" and not spec.get("model"):
+            m = model_spec(name, spec, config)
+            if m.get("build"):
+                out[m["path"]] = m["build"]
+    return out
+
+
+def scorer_model_dirs(config: dict[str, Any], scorer: str) -> list[str]:
+    """The built model folder a scorer's jobs need (empty when it needs none or it is not built)."""
+    from ttscale.score.engines import model_spec
+    from ttscale.score.families import resolve
+
+    spec = resolve(config["scorers"][scorer])
+    if spec.get("kind") == "logprob":
+        return []
+    m = model_spec(scorer, spec, config)
+    return [m["path"]] if m.get("build") else []
+
+
+def scored_runs(config: dict[str, Any], all_runs: list[Run], scorer: str) -> list[Run]:
+    """The runs a scorer scores (its `datasets`, or all)."""
+    wanted = config["scorers"][scorer].get("datasets")
+    return [r for r in all_runs if not wanted or r.dataset in wanted]

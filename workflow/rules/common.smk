@@ -56,6 +56,11 @@ def built_model(wildcards):
     return [ancient(spec["path"])] if spec.get("build") else []
 
 
+def scorer_model(wildcards):
+    """The folder a build rule makes for a scorer's model, if it is built (ancient)."""
+    return [ancient(p) for p in tplan.scorer_model_dirs(config, wildcards.scorer)]
+
+
 def stage_shards(stage, run, scorer=None):
     return tplan.shards(config, stage, run, scorer)
 

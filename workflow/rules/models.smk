@@ -1,6 +1,7 @@
-# Build models that the config marks with `build:` (the embedded SmolLM2 default), once, under resources/.
+# Build models that the config marks with `build:` (the embedded SmolLM2 default, the test reward
+# models), once, under resources/.
 
-BUILT_MODELS = {spec["path"]: spec["build"] for spec in config["models"].values() if spec.get("build")}
+BUILT_MODELS = tplan.built_models(config)
 for _path in BUILT_MODELS:
     if not _path.startswith("resources/models/"):
         raise WorkflowError(f"ttscale: a model with `build:` must have its path under resources/models/, got {_path}")

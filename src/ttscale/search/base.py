@@ -55,7 +55,7 @@ class Accounting:
 class StepGenerator(Protocol):
     """Anything with a generation backend's `generate` (ttscale.generate.base.Backend)."""
 
-    def generate(self, requests: list[Request], progress: Progress, journal=None) -> list[Result]: ...  # noqa: ANN001
+    def generate(self, requests: list[Request], progress: Progress, journal=None) -> list[Result]: ...
 
 
 class StepScorer(Protocol):

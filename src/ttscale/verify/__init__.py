@@ -19,7 +19,7 @@ from ttscale.verify.verifiers import VERIFIERS, verifier_for
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SANDBOXES", "VERIFIERS", "verify_items", "verify_block"]
+__all__ = ["SANDBOXES", "VERIFIERS", "verify_block", "verify_items"]
 
 DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
 

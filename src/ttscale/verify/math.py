@@ -77,7 +77,7 @@ def parsed(ans: str) -> tuple:
     text = ans if "$" in ans or "\\" not in ans else f"${ans}$"
     try:
         return tuple(parse(text, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()]))
-    except Exception:  # noqa: BLE001 - math-verify raises many types on odd input
+    except Exception:
         return ()
 
 
@@ -96,7 +96,7 @@ def canonical_key(ans: str | None) -> str | None:
                 return str(sympy.nsimplify(expr, rational=True))
             if isinstance(expr, sympy.Basic):
                 return str(expr)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return re.sub(r"\s+", "", ans)
 
@@ -113,5 +113,5 @@ def equivalent(reference: str, ans: str | None) -> bool:
         return _clean(reference) == _clean(ans)
     try:
         return bool(verify(list(gold), list(pred)))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False

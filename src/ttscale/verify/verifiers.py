@@ -90,7 +90,7 @@ class ReasoningGymVerifier(Verifier):
 
     _cache: dict[tuple, Any] = {}
 
-    def _dataset(self, meta: dict[str, Any], size: int):  # noqa: ANN202
+    def _dataset(self, meta: dict[str, Any], size: int):
         import reasoning_gym
 
         key = (meta["task"], meta["seed"], json.dumps(meta.get("options", {}), sort_keys=True))

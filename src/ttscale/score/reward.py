@@ -1,0 +1,260 @@
+"""Outcome and process reward models, through vLLM's pooling runner or transformers.
+
+The family entry (ttscale.score.families) says how to render the input and read the score; the
+backend (`vllm` by default, `transformers` where vLLM lacks the architecture) only runs the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ttscale.errors import ConfigError
+from ttscale.score.base import Item, Scorer, row, split_steps
+from ttscale.score.engines import scorer_path, vllm_engine
+
+log = logging.getLogger(__name__)
+BATCH = 8  # transformers path
+
+
+class _RewardScorer(Scorer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        s = self.spec
+        self.readout = s.get("readout", "classify")
+        self.backend = s.get("backend") or "vllm"
+        if self.backend not in ("vllm", "transformers"):
+            raise ConfigError(f"scorers.{self.name}.backend: {self.backend!r} is not vllm or transformers")
+        self.llm = self.model = None
+        self._load()
+
+    # -- engines ------------------------------------------------------------------------------
+    def _load(self) -> None:
+        s = self.spec
+        if self.backend == "vllm" and self.readout in ("classify", "prefix"):
+            self.llm = vllm_engine(self.name, s, self.config, self.root, self.threads, runner="pooling",
+                                   pooler={"use_activation": bool(s.get("activation", True))})
+            self.tokenizer = self.llm.get_tokenizer()
+        elif self.backend == "vllm" and self.readout == "token_classify":
+            self.tokenizer = self._tokenizer()
+            self.sep_id = self._single_token(s["step_separator_token"])
+            self.llm = vllm_engine(self.name, s, self.config, self.root, self.threads, runner="pooling",
+                                   pooler={"pooling_type": "STEP", "step_tag_id": self.sep_id})
+        else:
+            self._load_transformers()
+        self.max_len = int(self.spec.get("max_model_len") or getattr(self.tokenizer, "model_max_length", 4096))
+        if self.max_len > 1_000_000:
+            self.max_len = 4096
+
+    def _tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(scorer_path(self.name, self.spec, self.config, self.root),
+                                             trust_remote_code=bool(self.spec.get("trust_remote_code")))
+
+    def _single_token(self, text: str) -> int:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ConfigError(f"scorers.{self.name}: {text!r} must be one token of the scorer's tokenizer, "
+                              f"it is {len(ids)}")
+        return ids[0]
+
+    def _load_transformers(self) -> None:
+        import torch
+        import transformers
+
+        path = scorer_path(self.name, self.spec, self.config, self.root)
+        remote = bool(self.spec.get("trust_remote_code"))
+        self.tokenizer = self._tokenizer()
+        cls = {"classify": transformers.AutoModelForSequenceClassification,
+               "prefix": transformers.AutoModelForSequenceClassification,
+               "token_classify": transformers.AutoModelForTokenClassification,
+               "token_pair": transformers.AutoModelForCausalLM}[self.readout]
+        torch.set_num_threads(max(1, self.threads or 1))
+        self.model = cls.from_pretrained(path, dtype=torch.float32, trust_remote_code=remote).eval()
+        if self.readout == "token_pair":
+            self.good = self._single_token(self.spec.get("good_token", "+"))
+            self.bad = self._single_token(self.spec.get("bad_token", "-"))
+        if self.readout == "token_classify":
+            self.sep_id = self._single_token(self.spec["step_separator_token"])
+
+    def _forward(self, texts: list[str]):
+        import torch
+
+        out = []
+        for i in range(0, len(texts), BATCH):
+            for text in texts[i : i + BATCH]:  # one at a time: no padding effects on the scores
+                ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+                with torch.no_grad():
+                    out.append(self.model(**ids).logits[0])
+        return out
+
+    # -- rendering ----------------------------------------------------------------------------
+    def chat(self, question: str, response: str) -> str:
+        messages = []
+        if self.spec.get("system"):
+            messages.append({"role": "system", "content": self.spec["system"]})
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": response}]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+
+    # -- outcome read-out ---------------------------------------------------------------------
+    def outcome(self, pairs: list[tuple[str, str]]) -> list[float]:
+        texts = [self.chat(q, r) for q, r in pairs]
+        if self.llm is not None:
+            # token ids: the chat template already holds the special tokens (no double BOS)
+            prompts = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
+            outs = self.llm.classify(prompts, use_tqdm=False)
+            return [float(o.outputs.probs[0]) for o in outs]
+        vals = []
+        for logits in self._forward(texts):
+            x = float(logits.flatten()[0]) if logits.numel() == 1 else logits.flatten()
+            if isinstance(x, float):
+                vals.append(1 / (1 + math.exp(-x)) if self.spec.get("activation", True) else x)
+            else:
+                p = x.softmax(-1) if self.spec.get("activation", True) else x
+                vals.append(float(p[int(self.spec.get("label", 1))]))
+        return vals
+
+    # -- process read-outs --------------------------------------------------------------------
+    def steps_scores(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
+        if self.readout == "prefix":
+            flat, owner = [], []
+            for i, (q, steps) in enumerate(items):
+                for j in range(len(steps)):
+                    flat.append((q, "\n\n".join(steps[: j + 1])))
+                    owner.append(i)
+            vals = self.outcome(flat) if flat else []
+            out: list[list[float] | None] = [[] for _ in items]
+            for i, v in zip(owner, vals, strict=True):
+                out[i].append(v)  # type: ignore[union-attr]
+            return out
+        if self.readout == "token_classify":
+            return self._token_classify(items)
+        if self.readout == "token_pair":
+            return self._token_pair(items)
+        raise ConfigError(f"scorers.{self.name}.readout: {self.readout!r} is not a process read-out")
+
+    def _separated(self, question: str, steps: Sequence[str]) -> str:
+        sep = self.spec["step_separator_token"]
+        return self.chat(question, "".join(f"{s}{sep}" for s in steps))
+
+    def _token_classify(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
+        label = int(self.spec.get("label", 1))
+        texts = [self._separated(q, steps) for q, steps in items]
+        out: list[list[float] | None] = []
+        if self.llm is not None:
+            prompts = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
+            outs = self.llm.encode(prompts, pooling_task="token_classify", use_tqdm=False)
+            rows = [o.outputs.data for o in outs]
+        else:
+            rows = []
+            for text, logits in zip(texts, self._forward(texts), strict=True):
+                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                pos = [k for k, t in enumerate(ids) if t == self.sep_id]
+                rows.append(logits[pos].softmax(-1))
+        for (_, steps), data in zip(items, rows, strict=True):
+            vals = [float(x) for x in data[:, label]] if data is not None and len(data) else []
+            out.append(vals if len(vals) == len(steps) else None)
+        return out
+
+    def _token_pair(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
+        texts, positions = [], []
+        for q, steps in items:
+            text, pos = self._tagged(q, steps)
+            texts.append(text)
+            positions.append(pos)
+        out: list[list[float] | None] = []
+        for logits, pos, (_, steps) in zip(self._forward(texts), positions, items, strict=True):
+            if len(pos) != len(steps):
+                out.append(None)
+                continue
+            pair = logits[pos][:, [self.good, self.bad]].softmax(-1)
+            out.append([float(x) for x in pair[:, 0]])
+        return out
+
+    def _tagged(self, question: str, steps: Sequence[str]) -> tuple[str, list[int]]:
+        """The input and the token positions whose next-token distribution judges each step."""
+        fmt = self.spec.get("format", "tagged")
+        if fmt == "conversation":
+            messages: list[dict[str, str]] = []
+            positions = []
+            for j, step in enumerate(steps):
+                messages.append({"role": "user", "content": f"{question} {step}" if j == 0 else step})
+                prefix = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                positions.append(len(self.tokenizer(prefix, add_special_tokens=False)["input_ids"]) - 1)
+                messages.append({"role": "assistant", "content": self.spec.get("good_token", "+")})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False), positions
+        tag = self.spec.get("step_tag", " ки")
+        body = self.spec.get("step_join", "\n").join(f"{s}{tag}" for s in steps)
+        text = self.spec.get("template", "{question} {steps}").format(question=question, steps=body)
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ends, start = [], 0
+        for s in steps:
+            k = text.index(f"{s}{tag}", start) + len(s) + len(tag)
+            ends.append(k)
+            start = k
+        positions = []
+        for end in ends:  # the last token that ends at or before the tag's end
+            idx = max(i for i, (_, b) in enumerate(enc["offset_mapping"]) if b <= end)
+            positions.append(idx)
+        return text, positions
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "backend": self.backend, "readout": self.readout,
+                "family": self.spec.get("family")}
+
+    def close(self) -> None:
+        self.llm = self.model = None
+
+
+class OutcomeScorer(_RewardScorer):
+    """One score per response from an outcome reward model."""
+
+    kind = "outcome"
+
+    def score(self, items: list[Item]) -> list[dict[str, Any]]:
+        idx = [k for k, it in enumerate(items) if it.response.strip()]
+        out = [row(None, "empty") for _ in items]
+        lengths = [len(self.tokenizer.encode(self.chat(items[k].question, items[k].response), add_special_tokens=False))
+                   for k in idx]
+        ok = [k for k, n in zip(idx, lengths, strict=True) if n < self.max_len]
+        for k in set(idx) - set(ok):
+            out[k] = row(None, "too_long")
+        for k, v in zip(ok, self.outcome([(items[k].question, items[k].response) for k in ok]), strict=True):
+            out[k] = row(v)
+        return out
+
+
+class ProcessScorer(_RewardScorer):
+    """Per-step scores from a process reward model; all four aggregations are kept."""
+
+    kind = "process"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.separator = self.spec.get("step_separator", "\n\n")
+        self.default = self.spec.get("aggregation", "min")
+
+    def score(self, items: list[Item]) -> list[dict[str, Any]]:
+        split = [split_steps(it.response, self.separator) for it in items]
+        idx = [k for k, (steps, _) in enumerate(split) if steps]
+        out = [row(None, "empty") for _ in items]
+        results = self.steps_scores([(items[k].question, split[k][0]) for k in idx]) if idx else []
+        for k, vals in zip(idx, results, strict=True):
+            if vals is None:
+                out[k] = row(None, "error")
+            else:
+                out[k] = row(None, "ok", vals, split[k][1], self.default)
+        return out
+
+    def score_steps(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """The in-process API search uses: per-step scores for (question, steps) pairs."""
+        return [v if v is not None else [0.0] * len(steps) for v, (_, steps) in
+                zip(self.steps_scores(items), items, strict=True)]
+
+
+def describe_family(spec: dict[str, Any]) -> str:
+    return json.dumps({k: spec.get(k) for k in ("family", "readout", "format")})
