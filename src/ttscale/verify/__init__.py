@@ -57,7 +57,8 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     items = [{**problems[r["problem_id"]], **r} for r in rows]
     verdicts = verify_items(items, settings)
     table = pa.Table.from_pylist(
-        [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], **v} for r, v in zip(rows, verdicts, strict=True)],
+        [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], **v}
+         for r, v in zip(rows, verdicts, strict=True)],
         schema=VERDICTS,
     )
     if table.num_rows != samples.num_rows:

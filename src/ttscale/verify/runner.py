@@ -95,7 +95,7 @@ def _tokens_equal(got: str, want: str, tol: float = 1e-6) -> bool:
     a, b = got.split(), want.split()
     if len(a) != len(b):
         return False
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x == y:
             continue
         try:
@@ -158,7 +158,8 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
             env["__ttscale_eq__"] = _strict_eq
             env["__ttscale_count__"] = counter
             exec(tests, env)
-            status = {"status": "passed", "marker": nonce, "tests_passed": counter[0], "tests_total": max(total, counter[0])}
+            status = {"status": "passed", "marker": nonce, "tests_passed": counter[0],
+                      "tests_total": max(total, counter[0])}
         else:
             exec(code, {"__name__": "__main__"})
             sys.stdout.flush()

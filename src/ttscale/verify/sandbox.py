@@ -8,6 +8,7 @@ not available raises SandboxUnavailable; nothing ever falls back to running code
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -181,18 +182,12 @@ class DockerSession(Session):
         return json.loads(line)
 
     def close(self) -> str:
-        try:
+        with contextlib.suppress(OSError):
             self.raw.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self.container.remove(force=True)
-        except Exception:
-            pass
         return self.err.decode("utf-8", "replace")
 
 
@@ -243,10 +238,8 @@ class ProcessSession(Session):
         return json.loads(line) if line.strip() else None
 
     def close(self) -> str:
-        try:
+        with contextlib.suppress(OSError):
             self.proc.stdin.close()
-        except OSError:
-            pass
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from ttscale.registry import Registry
 from ttscale.verify.code import asserts_program, extract_code
@@ -88,7 +88,7 @@ def final_answer(text: str) -> str | None:
 class ReasoningGymVerifier(Verifier):
     """reasoning-gym's own scorer for its non-math tasks (the problem is regenerated from its seed)."""
 
-    _cache: dict[tuple, Any] = {}
+    _cache: ClassVar[dict[tuple, Any]] = {}
 
     def _dataset(self, meta: dict[str, Any], size: int):
         import reasoning_gym
