@@ -166,3 +166,18 @@ def test_shards_are_identical_to_a_rerun_from_scratch(tiny, tmp_path):
     snakemake(wd, cfg)
     after = pq.read_table(shard).select(["problem_id", "sample_index", "seed", "text"]).to_pylist()
     assert json.dumps(after) == json.dumps(before)
+
+
+def test_adding_a_strategy_or_a_budget_plans_only_that(tiny):
+    wd, _, _ = tiny
+    beam = {"kind": "beam", "budgets": [4], "beam_width": 2, "scorer": "judge", "max_steps": 2}
+    jobs = planned(wd, _variant(wd, lambda c: c.update(strategies={"beam": beam})))
+    assert len(jobs["generate"]) == 1 and "sampling=beam.n4-" in jobs["generate"][0]
+    assert all("sampling=beam.n4-" in p for p in jobs["verify"] + jobs["score"])
+    more = {**beam, "budgets": [4, 8]}
+
+    def two_budgets(c):
+        c.update(strategies={"beam": more})
+
+    jobs = planned(wd, _variant(wd, two_budgets))
+    assert {p.split("sampling=")[1].split("-")[0] for p in jobs["generate"]} == {"beam.n4", "beam.n8"}

@@ -118,6 +118,15 @@ def check(config: dict[str, Any], source: str = "config", root: Path | None = No
         few = ds["prompt"].get("few_shot_file")
         if few and not _resolve(few, root).exists():
             raise ConfigError(f"{source}: datasets.{name}.prompt.few_shot_file: {few} does not exist")
+    from ttscale.search import check_strategy
+
+    for name, spec in (config.get("strategies") or {}).items():
+        check_strategy(name, spec, config)
+        if spec.get("sampling") and spec["sampling"] not in config["sampling"]:
+            raise ConfigError(f"{source}: strategies.{name}.sampling: unknown preset {spec['sampling']!r}")
+    for name, spec in (config.get("scorers") or {}).items():
+        if spec.get("model") and spec["model"] not in config["models"]:
+            raise ConfigError(f"{source}: scorers.{name}.model: {spec['model']!r} is not a model of the config")
 
 
 def _resolve(path: str, root: Path) -> Path:
@@ -202,6 +211,39 @@ def sampling_key(
 ) -> str:
     """`<preset>-<hash8>`: the directory that holds the samples of this combination."""
     return f"{preset}-{fingerprint(sampling_identity(config, model, dataset, preset, root))}"
+
+
+STRATEGY_IDENTITY_KEYS = (
+    "kind", "beam_width", "aggregation", "step_delimiter", "max_steps", "step_tokens", "rounds",
+    "context_attempts", "revision_prompt",
+)
+
+
+def strategy_preset(config: dict[str, Any], strategy: str) -> str:
+    """The sampling preset a strategy's steps use (its own, or the first preset)."""
+    return config["strategies"][strategy].get("sampling") or next(iter(config["sampling"]))
+
+
+def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
+                      root: Path | None = None) -> dict[str, Any]:
+    """What decides a search's answers: the sampling identity, the strategy, its scorer, the budget."""
+    from ttscale.score.families import resolve
+
+    spec = config["strategies"][strategy]
+    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
+    ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
+    ident["budget"] = budget
+    if spec.get("scorer"):
+        scorer = resolve(config["scorers"][spec["scorer"]])
+        ident["scorer"] = _pruned({k: v for k, v in scorer.items() if k not in ("engine", "datasets")})
+    return ident
+
+
+def strategy_key(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
+                 root: Path | None = None) -> str:
+    """`<strategy>.n<budget>-<hash8>`: the directory of a search run's answers."""
+    ident = strategy_identity(config, model, dataset, strategy, budget, root)
+    return f"{strategy}.n{budget}-{fingerprint(ident)}"
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:

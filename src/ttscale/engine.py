@@ -14,6 +14,28 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# In-process engines share vLLM's global distributed state, and shutting one down tears that state
+# down for all (EngineCore.shutdown -> cleanup_dist_env_and_memory). So an engine released while
+# another is still in use is parked, and parked engines go when the last active one does.
+_ACTIVE: list[Any] = []
+_PARKED: list[Any] = []
+
+
+def release(llm: Any) -> None:
+    """Release an engine made by make_llm (see the note on _ACTIVE)."""
+    import gc
+
+    for i, e in enumerate(_ACTIVE):
+        if e is llm:
+            del _ACTIVE[i]
+            break
+    if _ACTIVE:
+        _PARKED.append(llm)
+    else:
+        _PARKED.clear()
+        del llm
+        gc.collect()
+
 
 def on_cpu() -> bool:
     import torch
@@ -74,4 +96,6 @@ def make_llm(
     from vllm import LLM
 
     log.info("starting vLLM engine: %s", {k: v for k, v in kwargs.items() if k != "model"} | {"model": path})
-    return LLM(**kwargs)
+    llm = LLM(**kwargs)
+    _ACTIVE.append(llm)
+    return llm

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.blocks import Block, plan_blocks
-from ttscale.config import experiment_dir, fingerprint, sampling_key
+from ttscale.config import experiment_dir, fingerprint, sampling_key, strategy_key, strategy_preset
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Run:
     n_problems: int
     samples_per_problem: int
     blocks: tuple[Block, ...] = field(repr=False)
+    strategy: str | None = None  # a search strategy of the config; None for repeated sampling
+    budget: int | None = None
 
     @property
     def n_samples(self) -> int:
@@ -59,7 +61,37 @@ def runs(config: dict[str, Any], root: Path | None = None) -> list[Run]:
             for preset in ds.get("sampling") or config["sampling"]:
                 key = sampling_key(config, model, dname, preset, root)
                 out.append(Run(model, dname, preset, key, n_problems, samples, blocks))
+    out += strategy_runs(config, root)
     return out
+
+
+def strategy_runs(config: dict[str, Any], root: Path) -> list[Run]:
+    """One run per strategy x budget x model x dataset; a block holds all N answers of its problems
+    (a search cannot be split across blocks)."""
+    out = []
+    for name, spec in (config.get("strategies") or {}).items():
+        for dname, ds in config["datasets"].items():
+            if spec.get("datasets") and dname not in spec["datasets"]:
+                continue
+            n_problems = problem_count(dname, ds, root)
+            for model in spec.get("models") or ds.get("models") or config["models"]:
+                for budget in spec["budgets"]:
+                    blocks = tuple(plan_blocks(n_problems, budget, budget, config["problems_per_block"]))
+                    key = strategy_key(config, model, dname, name, budget, root)
+                    out.append(Run(model, dname, strategy_preset(config, name), key, n_problems, budget, blocks,
+                                   name, budget))
+    return out
+
+
+def find_run(config: dict[str, Any], model: str, dataset: str, key: str, root: Path | None = None) -> Run:
+    """The planned run behind a (model, dataset, sampling key) of a path."""
+    from ttscale.errors import DataError
+
+    for r in runs(config, root):
+        if (r.model, r.dataset, r.key) == (model, dataset, key):
+            return r
+    raise DataError(f"no run of the current config has model {model}, dataset {dataset} and key {key}; "
+                    f"the workflow plans paths from the config, so the config changed since")
 
 
 def shard(config: dict[str, Any], stage: str, run: Run, block: Block, scorer: str | None = None) -> str:

@@ -88,6 +88,30 @@ def results_table(requests: list[Request], results: list[Result]) -> pa.Table:
     )
 
 
+def _run_strategy_block(config: dict[str, Any], model: str, dataset: str, sampling: str, block: str,
+                        problems_path: str | Path, output: str | Path, threads: int | None, root: Path,
+                        backend: Backend | None) -> dict[str, Any]:
+    from ttscale.plan import find_run
+    from ttscale.score import make_scorer
+    from ttscale.search import run_search_block
+
+    run = find_run(config, model, dataset, sampling, root)
+    spec = config["models"][model]
+    own = backend is None
+    if backend is None:
+        backend = BACKENDS.get(spec["backend"], f"models.{model}.backend")(model, spec, root, threads=threads,
+                                                                          seed=config["seed"])
+    scorer_name = config["strategies"][run.strategy].get("scorer")
+    scorer = make_scorer(scorer_name, config, root, threads) if scorer_name else None
+    try:
+        return run_search_block(config, run, Block.parse(block), problems_path, output, backend, scorer)
+    finally:
+        if scorer is not None:
+            scorer.close()
+        if own:
+            backend.close()
+
+
 def run_block(
     config: dict[str, Any],
     model: str,
@@ -106,6 +130,9 @@ def run_block(
     """
     root = root or Path.cwd()
     preset, _, _ = sampling.rpartition("-")
+    if "." in preset:  # a search strategy's run: <strategy>.n<budget>-<hash>
+        return _run_strategy_block(config, model, dataset, sampling, block, problems_path, output, threads,
+                                   root, backend)
     key = sampling_key(config, model, dataset, preset, root)
     if key != sampling:
         raise DataError(

@@ -81,6 +81,8 @@ class OpenAIBackend(Backend):
         if p.get("stop"):
             body["stop"] = list(p["stop"])
         extra = {k: p[k] for k in ("top_k", "min_p", "repetition_penalty") if p.get(k) not in (None, 0, 0.0, 1.0)}
+        if p.get("include_stop_str_in_output"):  # search steps keep their delimiter (vLLM servers)
+            extra["include_stop_str_in_output"] = True
         body.update(extra)
         if self.settings["endpoint"] == "chat":
             body["messages"] = r.messages

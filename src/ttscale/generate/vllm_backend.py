@@ -23,6 +23,7 @@ def sampling_params(params: dict[str, Any], seed: int):
         max_tokens=params.get("max_tokens", 256),
         repetition_penalty=params.get("repetition_penalty", 1.0),
         stop=list(params.get("stop") or []) or None,
+        include_stop_str_in_output=bool(params.get("include_stop_str_in_output", False)),
         seed=seed,
         logprobs=0,  # the sampled token's log-probability, summed into cumulative_logprob
     )
@@ -84,4 +85,8 @@ class VLLMBackend(Backend):
         return {"backend": self.kind, "vllm": vllm.__version__, "load_seconds": round(self.load_seconds, 2)}
 
     def close(self) -> None:
-        del self.llm
+        from ttscale.engine import release
+
+        if getattr(self, "llm", None) is not None:
+            release(self.llm)
+            self.llm = None

@@ -127,7 +127,11 @@ class GenerativeScorer(Scorer):
         return {"kind": self.kind, "backend": self.backend, "prompt": self.template}
 
     def close(self) -> None:
-        self.llm = None
+        from ttscale.engine import release
+
+        if self.llm is not None:
+            release(self.llm)
+            self.llm = None
 
 
 class LogprobScorer(Scorer):

@@ -207,6 +207,10 @@ class _RewardScorer(Scorer):
                 "family": self.spec.get("family")}
 
     def close(self) -> None:
+        from ttscale.engine import release
+
+        if self.llm is not None:
+            release(self.llm)
         self.llm = self.model = None
 
 
