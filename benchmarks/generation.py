@@ -22,13 +22,13 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from ttscale.blocks import Block  # noqa: E402
-from ttscale.config import sampling_key, validate  # noqa: E402
-from ttscale.generate import BACKENDS, build_requests, run_block  # noqa: E402
-from ttscale.generate.vllm_backend import sampling_params  # noqa: E402
-from ttscale.io import read_table, write_table  # noqa: E402
-from ttscale.problems import build_problems  # noqa: E402
-from ttscale.schemas import PROBLEMS  # noqa: E402
+from ttscale.blocks import Block
+from ttscale.config import sampling_key, validate
+from ttscale.generate import BACKENDS, build_requests, run_block
+from ttscale.generate.vllm_backend import sampling_params
+from ttscale.io import read_table, write_table
+from ttscale.problems import build_problems
+from ttscale.schemas import PROBLEMS
 
 
 def main() -> None:

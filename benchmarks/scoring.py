@@ -23,13 +23,13 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from humaneval_variants import problems, variants  # noqa: E402
+from humaneval_variants import problems, variants
 
-from ttscale.config import validate  # noqa: E402
-from ttscale.io import write_table  # noqa: E402
-from ttscale.problems import build_problems  # noqa: E402
-from ttscale.schemas import PROBLEMS, SAMPLES  # noqa: E402
-from ttscale.score import make_scorer, score_block  # noqa: E402
+from ttscale.config import validate
+from ttscale.io import write_table
+from ttscale.problems import build_problems
+from ttscale.schemas import PROBLEMS, SAMPLES
+from ttscale.score import make_scorer, score_block
 
 
 def main() -> None:

@@ -20,24 +20,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from ttscale.config import validate  # noqa: E402
-from ttscale.generate import BACKENDS  # noqa: E402
-from ttscale.io import read_table, write_table  # noqa: E402
-from ttscale.models.build import build  # noqa: E402
-from ttscale.problems import build_problems  # noqa: E402
-from ttscale.schemas import PROBLEMS  # noqa: E402
-from ttscale.score import make_scorer  # noqa: E402
-from ttscale.search.strategies import SearchProblem, SearchSpec, beam_search  # noqa: E402
-from ttscale.seeds import sample_seed  # noqa: E402
+from ttscale.config import validate
+from ttscale.generate import BACKENDS
+from ttscale.io import read_table, write_table
+from ttscale.models.build import build
+from ttscale.problems import build_problems
+from ttscale.schemas import PROBLEMS
+from ttscale.score import make_scorer
+from ttscale.search.strategies import SearchProblem, SearchSpec, beam_search
+from ttscale.seeds import sample_seed
 
 
 class Recorder:
     """Wraps an engine method, records its arguments and the time spent inside it."""
 
-    def __init__(self, fn):  # noqa: ANN001
+    def __init__(self, fn):
         self.fn, self.calls, self.seconds = fn, [], 0.0
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, *args, **kwargs):
         self.calls.append((args, kwargs))
         start = time.perf_counter()
         try:

@@ -24,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from humaneval_variants import problems, variants  # noqa: E402
+from humaneval_variants import problems, variants
 
-from ttscale.verify.cli import evaluate  # noqa: E402
+from ttscale.verify.cli import evaluate
 
 
 def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | None = None) -> set:

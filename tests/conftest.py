@@ -32,6 +32,7 @@ def make_workdir(path: Path) -> Path:
 
     The embedded model is linked, not copied, so scratch runs share the one built copy.
     """
+    path.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
         src = REPO / item
         if src.is_dir():

@@ -65,6 +65,17 @@ def stage_shards(stage, run, scorer=None):
     return tplan.shards(config, stage, run, scorer)
 
 
+def run_scorers(wildcards):
+    """The configured scorers that score this run (no `scorers:` -> none)."""
+    run = run_of(wildcards)
+    return [s for s in sorted(config.get("scorers") or {}) if run in tplan.scored_runs(config, RUNS, s)]
+
+
+def score_files(wildcards):
+    """scorer -> this run's score shards (what the aggregate stage joins)."""
+    return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
+
+
 onstart:
     print(f"ttscale: experiment {config['experiment']}: {len(RUNS)} runs, results in {EXP}/, logs in {LOGS}/")
 

@@ -153,7 +153,7 @@ class OpenAIBackend(Backend):
             progress.update(len(results))
         key = os.environ.get(self.settings["api_key_env"], "EMPTY")
         sem = asyncio.Semaphore(int(self.settings["concurrency"]))
-        jfh = open(journal, "a", encoding="utf-8") if journal else None  # noqa: SIM115
+        jfh = open(journal, "a", encoding="utf-8") if journal else None  # noqa: SIM115 - closed in finally
         try:
             async with openai.AsyncOpenAI(
                 base_url=self.settings["base_url"],

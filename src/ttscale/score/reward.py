@@ -17,7 +17,6 @@ from ttscale.score.base import Item, Scorer, row, split_steps
 from ttscale.score.engines import scorer_path, vllm_engine
 
 log = logging.getLogger(__name__)
-BATCH = 8  # transformers path
 
 
 class _RewardScorer(Scorer):
@@ -82,14 +81,17 @@ class _RewardScorer(Scorer):
             self.sep_id = self._single_token(self.spec["step_separator_token"])
 
     def _forward(self, texts: list[str]):
+        """One forward pass per text (no padding effects on the scores). Models whose own code
+        returns a `score` field (ArmoRM) give that instead of the logits."""
         import torch
 
         out = []
-        for i in range(0, len(texts), BATCH):
-            for text in texts[i : i + BATCH]:  # one at a time: no padding effects on the scores
-                ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
-                with torch.no_grad():
-                    out.append(self.model(**ids).logits[0])
+        for text in texts:
+            ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                res = self.model(**ids)
+            score = getattr(res, "score", None)
+            out.append(score.reshape(-1) if score is not None else res.logits[0])
         return out
 
     # -- rendering ----------------------------------------------------------------------------
@@ -138,8 +140,11 @@ class _RewardScorer(Scorer):
         raise ConfigError(f"scorers.{self.name}.readout: {self.readout!r} is not a process read-out")
 
     def _separated(self, question: str, steps: Sequence[str]) -> str:
+        """Steps each followed by the separator token; a separator inside a step or the question
+        (a newline for Skywork-PRM) would read as an extra step end, so it becomes a space there."""
         sep = self.spec["step_separator_token"]
-        return self.chat(question, "".join(f"{s}{sep}" for s in steps))
+        clean = [s.replace(sep, " ") for s in steps]
+        return self.chat(question.replace(sep, " "), "".join(f"{s}{sep}" for s in clean))
 
     def _token_classify(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
         label = int(self.spec.get("label", 1))
@@ -154,7 +159,9 @@ class _RewardScorer(Scorer):
             for text, logits in zip(texts, self._forward(texts), strict=True):
                 ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
                 pos = [k for k, t in enumerate(ids) if t == self.sep_id]
-                rows.append(logits[pos].softmax(-1))
+                at = logits[pos]
+                # a value head (one output, Skywork-PRM) is a sigmoid; a 2-class head a softmax
+                rows.append(at.sigmoid().repeat(1, 2) if at.shape[-1] == 1 else at.softmax(-1))
         for (_, steps), data in zip(items, rows, strict=True):
             vals = [float(x) for x in data[:, label]] if data is not None and len(data) else []
             out.append(vals if len(vals) == len(steps) else None)
@@ -255,9 +262,19 @@ class ProcessScorer(_RewardScorer):
         return out
 
     def score_steps(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
-        """The in-process API search uses: per-step scores for (question, steps) pairs."""
-        return [v if v is not None else [0.0] * len(steps) for v, (_, steps) in
-                zip(self.steps_scores(items), items, strict=True)]
+        """The in-process API search uses: per-step scores for (question, steps) pairs.
+
+        A read-out that fails for an item (its steps and the model's step ends disagree) is an
+        error, not a silent score: the search would otherwise prune on made-up numbers.
+        """
+        out = self.steps_scores(items)
+        bad = [i for i, v in enumerate(out) if v is None]
+        if bad:
+            from ttscale.errors import DataError
+
+            raise DataError(f"scorers.{self.name}: the step read-out failed for {len(bad)} of {len(items)} "
+                            f"items (the model's step ends do not match the steps)")
+        return out  # type: ignore[return-value]
 
 
 def describe_family(spec: dict[str, Any]) -> str:

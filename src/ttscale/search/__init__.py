@@ -33,7 +33,8 @@ STRATEGIES.register("revisions")(revisions)
 
 NEEDS_SCORER = {"beam", "dvts"}
 
-SEARCH = pa.schema(list(SAMPLES) + [
+SEARCH = pa.schema([
+    *SAMPLES,
     ("strategy", pa.string()),
     ("budget", pa.int32()),
     ("steps", pa.list_(pa.string())),

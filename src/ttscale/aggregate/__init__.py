@@ -1,0 +1,320 @@
+"""Aggregation: join the sample, verdict and score shards of one run into per-sample and per-problem tables.
+
+DuckDB reads the shards the planner lists (never a glob: a stale block left over from an older sample
+count must not be counted twice), reading only the columns analysis needs. Verdict and score shards
+mirror their sample shard row by row, so the join is positional (fast); the keys are compared first
+and a shard whose rows come in another order is joined on (problem_id, sample_index) instead. Every
+sample must have exactly one verdict and one score per scorer; otherwise a DataError names the shard
+and the missing rows, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ttscale.errors import DataError
+from ttscale.io import atomic_path, check_schema, read_table, write_table
+from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COLS = ("prompt_tokens", "completion_tokens", "cumulative_logprob")
+VERDICT_COLS = ("correct", "status", "answer_key")
+STEP_AGGS = ("last", "min", "prod", "mean")
+EXAMPLES = 5  # missing rows named in an error message
+
+AGG_PROBLEMS = pa.schema(
+    [
+        ("model", pa.string()),
+        ("dataset", pa.string()),
+        ("sampling", pa.string()),
+        ("problem_id", pa.string()),
+        ("position", pa.int32()),
+        ("level", pa.string()),
+        ("n", pa.int64()),
+        ("n_correct", pa.int64()),
+        ("pass_at_1", pa.float64()),
+        ("n_no_answer", pa.int64()),
+        ("n_distinct_answers", pa.int64()),
+        ("prompt_tokens", pa.float64()),
+        ("completion_tokens", pa.float64()),
+        ("completion_tokens_total", pa.int64()),
+    ]
+)
+
+
+def score_column(scorer: str, agg: str | None = None) -> str:
+    """Name of a scorer's column in the per-sample table (`score_<scorer>[_<agg>]`)."""
+    return f"score_{scorer}" if agg is None else f"score_{scorer}_{agg}"
+
+
+def _q(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_files(stage: str, files: Sequence[str], schema: pa.Schema) -> dict[str, int]:
+    """Existence and schema of each shard; returns block name -> row count (from the footer)."""
+    rows: dict[str, int] = {}
+    missing = [f for f in files if not Path(f).exists()]
+    if missing:
+        more = f" (and {len(missing) - EXAMPLES} more)" if len(missing) > EXAMPLES else ""
+        raise DataError(f"{stage}: {len(missing)} shard(s) missing: {', '.join(missing[:EXAMPLES])}{more}")
+    for f in files:
+        try:
+            meta = pq.read_metadata(f)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{f}: not a readable Parquet file ({exc})") from exc
+        check_schema(meta.schema.to_arrow_schema(), schema, f)
+        name = Path(f).stem
+        if name in rows:
+            raise DataError(f"{stage}: block {name} is listed twice ({f})")
+        rows[name] = meta.num_rows
+    return rows
+
+
+class _Partner:
+    """A stage whose shards mirror the sample shards (verdicts, or one scorer's scores)."""
+
+    def __init__(self, stage: str, files: Sequence[str], cols: dict[str, str], schema: pa.Schema) -> None:
+        self.stage = stage
+        self.cols = cols  # source column -> output column
+        self.rows = _check_files(stage, files, schema)
+        self.by_block = {Path(f).stem: str(f) for f in files}
+
+
+def _pair(samples: dict[str, str], partner: _Partner) -> None:
+    lacking = sorted(set(samples) - set(partner.by_block))
+    extra = sorted(set(partner.by_block) - set(samples))
+    if lacking or extra:
+        msg = [f"{partner.stage}: shards do not match the sample shards"]
+        if lacking:
+            names = ", ".join(samples[b] for b in lacking[:EXAMPLES])
+            msg.append(f"no {partner.stage} shard for sample shard(s) {names}")
+        if extra:
+            names = ", ".join(partner.by_block[b] for b in extra[:EXAMPLES])
+            msg.append(f"{partner.stage} shard(s) without samples: {names}")
+        raise DataError("; ".join(msg))
+
+
+def _key_mismatches(con: duckdb.DuckDBPyConnection, samples: dict[str, str],
+                    partners: list[_Partner]) -> dict[str, set[str]]:
+    """Blocks whose partner shard is not row-aligned with the sample shard, per partner stage."""
+    keys = "(SELECT problem_id, sample_index FROM read_parquet({}))"
+    parts = []
+    for i, (block, spath) in enumerate(samples.items()):
+        checks = ", ".join(
+            f"count_if(s.problem_id IS DISTINCT FROM p{j}.problem_id "
+            f"OR s.sample_index IS DISTINCT FROM p{j}.sample_index)"
+            for j in range(len(partners))
+        )
+        joins = " ".join(f"POSITIONAL JOIN {keys.format(_q(p.by_block[block]))} p{j}" for j, p in enumerate(partners))
+        parts.append(f"SELECT {i} AS blk, {checks} FROM {keys.format(_q(spath))} s {joins}")
+    out: dict[str, set[str]] = {p.stage: set() for p in partners}
+    if not partners:
+        return out
+    blocks = list(samples)
+    for row in con.execute(" UNION ALL ".join(parts)).fetchall():
+        for j, bad in enumerate(row[1:]):
+            if bad:
+                out[partners[j].stage].add(blocks[row[0]])
+    return out
+
+
+def _keyed_diff(con: duckdb.DuckDBPyConnection, spath: str, ppath: str, stage: str) -> str | None:
+    """None if the two shards hold the same keys (in another order); else the error text."""
+    sel = "SELECT problem_id, sample_index FROM read_parquet({})"
+    missing = con.execute(f"{sel.format(_q(spath))} EXCEPT ALL {sel.format(_q(ppath))} ORDER BY 1, 2").fetchall()
+    extra = con.execute(f"{sel.format(_q(ppath))} EXCEPT ALL {sel.format(_q(spath))} ORDER BY 1, 2").fetchall()
+    if not missing and not extra:
+        return None
+    msg = []
+    if missing:
+        ex = ", ".join(f"({p!r}, {s})" for p, s in missing[:EXAMPLES])
+        msg.append(f"{ppath}: {len(missing)} sample row(s) of {spath} have no {stage} row, e.g. {ex}")
+    if extra:
+        ex = ", ".join(f"({p!r}, {s})" for p, s in extra[:EXAMPLES])
+        msg.append(f"{ppath}: {len(extra)} {stage} row(s) match no sample row (or repeat one), e.g. {ex}")
+    return "; ".join(msg)
+
+
+def _check_samples(con: duckdb.DuckDBPyConnection, samples: dict[str, str], problem_ids: list[str],
+                   samples_per_problem: int | None) -> dict[str, int]:
+    """Every sample belongs to a known problem, (problem_id, sample_index) is unique, counts are as planned."""
+    lst = "[" + ", ".join(_q(f) for f in samples.values()) + "]"
+    rows = con.execute(
+        f"SELECT problem_id, count(*), count(DISTINCT sample_index), min(sample_index), max(sample_index) "
+        f"FROM read_parquet({lst}) GROUP BY problem_id"
+    ).fetchall()
+    known = set(problem_ids)
+    counts = {}
+    errors = []
+    for pid, n, distinct, lo, hi in rows:
+        if pid not in known:
+            where = con.execute(f"SELECT any_value(filename) FROM read_parquet({lst}, filename=true) "
+                                f"WHERE problem_id = ?", [pid]).fetchone()[0]
+            errors.append(f"{where}: problem {pid!r} is not in the problem table")
+            continue
+        if distinct != n:
+            dup = con.execute(
+                f"SELECT sample_index, list(filename) FROM read_parquet({lst}, filename=true) WHERE problem_id = ? "
+                f"GROUP BY sample_index HAVING count(*) > 1 ORDER BY sample_index LIMIT 1", [pid]).fetchone()
+            where = ", ".join(sorted(set(dup[1])))
+            errors.append(f"problem {pid!r}: sample {dup[0]} appears {len(dup[1])} times (in {where})")
+        elif samples_per_problem is not None and (n != samples_per_problem or lo != 0 or hi != n - 1):
+            errors.append(f"problem {pid!r}: samples {lo}..{hi} ({n} rows), expected 0..{samples_per_problem - 1}")
+        counts[pid] = n
+    absent = [p for p in problem_ids if p not in counts]
+    if absent:
+        errors.append(f"{len(absent)} problem(s) of the problem table have no samples, e.g. {absent[:EXAMPLES]}")
+    if errors:
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise DataError("sample shards: " + "; ".join(errors[:10]) + more)
+    return counts
+
+
+def aggregate_run(
+    *,
+    samples: Sequence[str],
+    verdicts: Sequence[str],
+    scores: Mapping[str, Sequence[str]],
+    problems: str | Path,
+    out_samples: str | Path,
+    out_problems: str | Path,
+    model: str,
+    dataset: str,
+    sampling: str,
+    exclude: Sequence[str] = (),
+    samples_per_problem: int | None = None,
+    threads: int = 2,
+    memory_limit: str = "2GB",
+) -> dict[str, Any]:
+    """Check and join one run's shards; write the per-sample and per-problem tables.
+
+    Per-sample columns: model, dataset, sampling, problem_id, sample_index, correct, status,
+    answer_key, prompt_tokens, completion_tokens, cumulative_logprob, and per scorer
+    `score_<scorer>` plus its step aggregations `score_<scorer>_{last,min,prod,mean}`.
+    Problems in `exclude` are checked like all others but left out of both tables.
+    """
+    start = time.time()
+    if not samples:
+        raise DataError(f"{model}/{dataset}/{sampling}: no sample shards to aggregate")
+    sample_rows = _check_files("samples", samples, SAMPLES)
+    by_block = {Path(f).stem: str(f) for f in samples}
+    partners = [_Partner("verdicts", verdicts, {c: c for c in VERDICT_COLS}, VERDICTS)]
+    for scorer, files in sorted(scores.items()):
+        cols = {"score": score_column(scorer)} | {f"score_{a}": score_column(scorer, a) for a in STEP_AGGS}
+        partners.append(_Partner(f"scores (scorer {scorer})", files, cols, SCORES))
+    for p in partners:
+        _pair(by_block, p)
+    ptable = read_table(problems, PROBLEMS, columns=["problem_id", "position", "level"])
+    problem_ids = ptable["problem_id"].to_pylist()
+
+    con = duckdb.connect(config={"threads": max(1, int(threads)), "memory_limit": memory_limit})
+    try:
+        counts = _check_samples(con, by_block, problem_ids, samples_per_problem)
+        misaligned = _key_mismatches(con, by_block, partners)
+        errors = []
+        keyed: set[str] = set()
+        for p in partners:
+            for block in sorted(misaligned[p.stage]):
+                err = _keyed_diff(con, by_block[block], p.by_block[block], p.stage)
+                if err:
+                    errors.append(err)
+                else:
+                    keyed.add(block)
+        if errors:
+            more = f" (and {len(errors) - 10} more shards)" if len(errors) > 10 else ""
+            raise DataError("count check failed: " + "; ".join(errors[:10]) + more)
+        excluded = sorted(set(exclude) & set(problem_ids))
+        unknown = sorted(set(exclude) - set(problem_ids))
+        if unknown:
+            log.warning("%s: excluded ids not in the problem table (ignored): %s", dataset, unknown[:EXAMPLES])
+        meta = {"model": model, "dataset": dataset, "sampling": sampling, "blocks": sorted(by_block),
+                "scorers": sorted(scores), "excluded": excluded, "keyed_blocks": sorted(keyed),
+                "samples": int(sum(sample_rows.values()))}
+        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded)
+        with atomic_path(out_samples) as tmp:
+            kv = _q(json.dumps(meta, sort_keys=True))
+            con.execute(f"COPY ({query}) TO {_q(tmp)} "
+                        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{ttscale: {kv}}})")
+        per_problem = _problem_table(con, out_samples, ptable, model, dataset, sampling)
+    finally:
+        con.close()
+    write_table(out_problems, per_problem, AGG_PROBLEMS, metadata=meta)
+    n_rows = int(sum(c for p, c in counts.items() if p not in set(excluded)))
+    seconds = time.time() - start
+    log.info("aggregated %s/%s/%s: %d samples of %d problems (%d excluded) from %d blocks in %.1fs",
+             model, dataset, sampling, n_rows, per_problem.num_rows, len(excluded), len(by_block), seconds)
+    return {**meta, "rows": n_rows, "problems": per_problem.num_rows, "seconds": round(seconds, 3)}
+
+
+def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[str], model: str, dataset: str,
+                sampling: str, excluded: list[str]) -> str:
+    """One SELECT per block (positional join, or keyed for re-ordered shards), UNION ALL in block order."""
+    consts = f"{_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling"
+    out_cols = ["s.problem_id", "s.sample_index", "p0.correct", "p0.status", "p0.answer_key",
+                *(f"s.{c}" for c in SAMPLE_COLS)]
+    for j, p in enumerate(partners[1:], start=1):
+        out_cols += [f"p{j}.{_ident(dst)}" for dst in p.cols.values()]
+    where = ""
+    if excluded:
+        where = " WHERE s.problem_id NOT IN (" + ", ".join(_q(e) for e in excluded) + ")"
+    src_cols = ", ".join(("problem_id", "sample_index", *SAMPLE_COLS))
+    parts = []
+    for block, spath in samples.items():
+        if block in keyed:
+            src = f"(SELECT {src_cols}, file_row_number FROM read_parquet({_q(spath)}, file_row_number=true)) s"
+            joins = " ".join(
+                f"JOIN (SELECT problem_id, sample_index, "
+                f"{', '.join(f'{c} AS {_ident(d)}' for c, d in p.cols.items())} "
+                f"FROM read_parquet({_q(p.by_block[block])})) p{j} "
+                f"USING (problem_id, sample_index)"
+                for j, p in enumerate(partners)
+            )
+            parts.append(f"SELECT * FROM (SELECT {consts}, {', '.join(out_cols)} FROM {src} {joins}{where} "
+                         f"ORDER BY s.file_row_number)")
+        else:
+            src = f"(SELECT {src_cols} FROM read_parquet({_q(spath)})) s"
+            joins = " ".join(
+                f"POSITIONAL JOIN (SELECT {', '.join(f'{c} AS {_ident(d)}' for c, d in p.cols.items())} "
+                f"FROM read_parquet({_q(p.by_block[block])})) p{j}"
+                for j, p in enumerate(partners)
+            )
+            parts.append(f"SELECT {consts}, {', '.join(out_cols)} FROM {src} {joins}{where}")
+    return " UNION ALL ".join(parts)
+
+
+def _problem_table(con: duckdb.DuckDBPyConnection, out_samples: str | Path, ptable: pa.Table, model: str,
+                   dataset: str, sampling: str) -> pa.Table:
+    con.register("_problems", ptable)
+    table = con.sql(
+        f"""
+        SELECT {_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling,
+               p.problem_id, p.position, p.level,
+               s.n, s.n_correct, s.n_correct / s.n AS pass_at_1, s.n_no_answer, s.n_distinct_answers,
+               s.prompt_tokens, s.completion_tokens, s.completion_tokens_total
+        FROM _problems p JOIN (
+            SELECT problem_id, count(*) AS n, count_if(correct) AS n_correct,
+                   count_if(answer_key IS NULL) AS n_no_answer, count(DISTINCT answer_key) AS n_distinct_answers,
+                   avg(prompt_tokens) AS prompt_tokens, avg(completion_tokens) AS completion_tokens,
+                   sum(completion_tokens) AS completion_tokens_total
+            FROM read_parquet({_q(out_samples)}) GROUP BY problem_id
+        ) s USING (problem_id)
+        ORDER BY p.position
+        """
+    ).to_arrow_table()
+    con.unregister("_problems")
+    return table

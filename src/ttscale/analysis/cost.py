@@ -1,0 +1,127 @@
+"""Inference cost: FLOPs after Brown et al. (2024) and dollars from configured token prices.
+
+Large Language Monkeys counts, after Kaplan et al. (2020),
+    FLOPs per token = 2 * (N + 2 * n_layers * d_model * context),
+with N the parameter count and `context` the tokens the token attends to. We sum it exactly over
+positions: a prompt of P tokens costs 2*N*P + 2*L*d*P*(P+1); a completion of C tokens after it costs
+2*N*C + 2*L*d*C*(2P + C + 1). With `prompt_once` (the default, as in the paper: the samples of a
+problem share the prompt's prefix cache) the prompt is paid once per problem, so k samples cost
+prompt + k * mean completion; otherwise k * (prompt + completion).
+
+N, n_layers and d_model come from the model folder: the parameter count from the safetensors
+headers (exact, no weights loaded), else estimated from config.json; `models.<m>.flops` overrides any
+of them (needed for API models). Dollars: prompt and completion tokens times the configured prices
+per million tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttscale.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _safetensors_params(folder: Path) -> int | None:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        for name, info in header.items():
+            if name != "__metadata__":
+                total += int(np.prod(info["shape"], dtype=np.int64))
+    return total
+
+
+def _config_params(cfg: dict[str, Any]) -> int:
+    """Parameter estimate of a decoder-only transformer from its config.json (Llama-style)."""
+    d = cfg["hidden_size"]
+    L = cfg["num_hidden_layers"]
+    V = cfg.get("vocab_size", 0)
+    heads = cfg.get("num_attention_heads", 1)
+    hd = cfg.get("head_dim") or d // heads
+    kv = cfg.get("num_key_value_heads", heads)
+    ff = cfg.get("intermediate_size", 4 * d)
+    gated = cfg.get("hidden_act", "silu") in ("silu", "swiglu", "gelu_pytorch_tanh", "geglu")
+    per_layer = d * heads * hd * 2 + 2 * d * kv * hd + (3 if gated else 2) * d * ff + 2 * d
+    embed = V * d * (1 if cfg.get("tie_word_embeddings", False) else 2)
+    return int(L * per_layer + embed + d)
+
+
+def model_dims(name: str, spec: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """N, n_layers and d_model of a model (from its folder, with the config's overrides)."""
+    over = dict(spec.get("flops") or {})
+    dims: dict[str, Any] = {"n_params": over.get("n_params"), "n_layers": over.get("n_layers"),
+                            "d_model": over.get("d_model"), "source": "config overrides"}
+    folder = Path(spec.get("path", ""))
+    if root is not None and not folder.is_absolute():
+        folder = root / folder
+    cfg_file = folder / "config.json"
+    if cfg_file.exists():
+        cfg = json.loads(cfg_file.read_text())
+        cfg = cfg.get("text_config", cfg)
+        dims["n_layers"] = dims["n_layers"] or cfg.get("num_hidden_layers") or cfg.get("n_layer")
+        dims["d_model"] = dims["d_model"] or cfg.get("hidden_size") or cfg.get("n_embd")
+        if dims["n_params"] is None:
+            exact = _safetensors_params(folder)
+            dims["n_params"] = exact if exact is not None else _config_params(cfg)
+            dims["source"] = f"{folder} ({'safetensors headers' if exact is not None else 'config.json estimate'})"
+    missing = [k for k in ("n_params", "n_layers", "d_model") if not dims.get(k)]
+    if missing:
+        log.warning("model %s: no %s (no config.json at %s and no models.%s.flops); FLOPs are left out",
+                    name, ", ".join(missing), cfg_file, name)
+        dims["ok"] = False
+    else:
+        dims["ok"] = True
+    return dims
+
+
+def check_prices(name: str, spec: dict[str, Any]) -> dict[str, float]:
+    price = spec.get("price") or {}
+    out = {"input_per_mtok": float(price.get("input_per_mtok", 0.0)),
+           "output_per_mtok": float(price.get("output_per_mtok", 0.0))}
+    if min(out.values()) < 0:
+        raise ConfigError(f"models.{name}.price: prices must not be negative, got {price}")
+    return out
+
+
+def problem_costs(prompt_tokens: np.ndarray, completion_tokens: np.ndarray, dims: dict[str, Any],
+                  prices: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per problem: FLOPs and dollars of its prompt and of one completion on average (P x n inputs)."""
+    P = prompt_tokens.shape[0]
+    p = np.nanmean(prompt_tokens, axis=1) if prompt_tokens.size else np.zeros(P)
+    c = completion_tokens
+    if dims.get("ok"):
+        N, L, d = float(dims["n_params"]), float(dims["n_layers"]), float(dims["d_model"])
+        prompt_flops = 2 * N * p + 2 * L * d * p * (p + 1)
+        decode = 2 * N * c + 2 * L * d * c * (2 * prompt_tokens + c + 1)
+        decode_flops = decode.mean(axis=1)
+    else:
+        prompt_flops = decode_flops = np.full(P, np.nan)
+    return {
+        "prompt_tokens": p,
+        "completion_tokens": c.mean(axis=1),
+        "prompt_flops": prompt_flops,
+        "decode_flops": decode_flops,
+        "prompt_dollars": p * prices["input_per_mtok"] / 1e6,
+        "decode_dollars": c.mean(axis=1) * prices["output_per_mtok"] / 1e6,
+    }
+
+
+def cost_at(prompt: np.ndarray, per_sample: np.ndarray, ks: np.ndarray, prompt_once: bool = True) -> np.ndarray:
+    """Cost of k samples per problem (P x K): prompt once plus k completions, or k of both."""
+    k = np.asarray(ks, np.float64)[None, :]
+    if prompt_once:
+        return prompt[:, None] + k * per_sample[:, None]
+    return k * (prompt[:, None] + per_sample[:, None])

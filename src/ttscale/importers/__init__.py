@@ -1,0 +1,301 @@
+"""Importers: samples users already have, landed in the project's shard format (see docs/analysis.md).
+
+Two layouts are read:
+
+- `jsonl`: one JSON object per line and sample: `problem_id` and `text` (or `completion`) required;
+  optional `sample_index` (default: order within the problem), `prompt`, `correct`, `answer` (the
+  extracted answer) or `answer_key`, `status`, `prompt_tokens`, `completion_tokens`,
+  `cumulative_logprob`, `finish_reason`, `scores` ({scorer: value}); problem fields `question`,
+  `reference` (reference answer), `level` and `task` may ride on any line of the problem (they must
+  agree).
+- `llmonk`: the Large Language Monkeys dumps, a directory of one YAML file per problem with
+  `prompt`, `question`, `samples` and `gt_answer` (math) or `test_cases` (code), and after their
+  evaluation `is_corrects` (or `is_correct`); the problem id is the file name.
+
+The importer writes the problem table, sample shards on the block grid, verdict shards when the
+source says which samples are correct (or when asked to verify them with ttscale's verifiers), and
+score shards for the scores a JSONL file carries, under a sampling key `<preset>-<hash8>` of the
+source, so `ttscale analyze` (or the aggregate/analyze stages) read them like generated ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ttscale.blocks import plan_blocks
+from ttscale.config import fingerprint
+from ttscale.errors import DataError
+from ttscale.io import write_table
+from ttscale.registry import Registry
+from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    text: str
+    prompt: str = ""
+    correct: bool | None = None
+    answer: str | None = None
+    answer_key: str | None = None
+    status: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cumulative_logprob: float | None = None
+    finish_reason: str = "stop"
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    problem_id: str
+    question: str = ""
+    prompt: str = ""
+    reference: str | None = None
+    tests: str | None = None
+    test_style: str | None = None
+    level: str | None = None
+    task: str = "other"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    samples: dict[int, Sample] = field(default_factory=dict)
+
+
+Reader = Callable[[Path], list[Problem]]
+IMPORTERS: Registry[Reader] = Registry("importer")
+
+
+def _problem_field(p: Problem, name: str, value: Any, where: str) -> None:
+    if value is None:
+        return
+    old = getattr(p, name)
+    if old not in (None, "", "other") and old != value:
+        raise DataError(f"{where}: problem {p.problem_id!r} has {name} {value!r} here but {old!r} before")
+    setattr(p, name, value)
+
+
+@IMPORTERS.register("jsonl")
+def read_jsonl(source: Path) -> list[Problem]:
+    files = sorted(source.glob("*.jsonl")) if source.is_dir() else [source]
+    if not files:
+        raise DataError(f"{source}: no .jsonl files")
+    problems: dict[str, Problem] = {}
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{f}:{lineno}"
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{where}: not JSON ({exc})") from None
+                if not isinstance(rec, dict) or "problem_id" not in rec:
+                    raise DataError(f"{where}: each line needs a `problem_id`")
+                text = rec.get("text", rec.get("completion"))
+                if text is None:
+                    raise DataError(f"{where}: a sample needs `text` (or `completion`)")
+                pid = str(rec["problem_id"])
+                p = problems.setdefault(pid, Problem(pid))
+                for name, key in (("question", "question"), ("reference", "reference"), ("level", "level"),
+                                  ("task", "task")):
+                    val = rec.get(key)
+                    _problem_field(p, name, None if val is None else str(val), where)
+                idx = int(rec["sample_index"]) if "sample_index" in rec else len(p.samples)
+                if idx in p.samples:
+                    raise DataError(f"{where}: problem {pid!r} sample {idx} occurs twice")
+                scores = rec.get("scores") or {}
+                if not isinstance(scores, dict):
+                    raise DataError(f"{where}: `scores` must be an object {{scorer: value}}")
+                p.samples[idx] = Sample(
+                    text=str(text), prompt=str(rec.get("prompt") or ""),
+                    correct=None if rec.get("correct") is None else bool(rec["correct"]),
+                    answer=rec.get("answer"), answer_key=rec.get("answer_key"), status=rec.get("status"),
+                    prompt_tokens=rec.get("prompt_tokens"), completion_tokens=rec.get("completion_tokens"),
+                    cumulative_logprob=rec.get("cumulative_logprob"),
+                    finish_reason=str(rec.get("finish_reason") or "stop"),
+                    scores={str(k): (None if v is None else float(v)) for k, v in scores.items()})
+                if not p.prompt and rec.get("prompt"):
+                    p.prompt = str(rec["prompt"])
+    return list(problems.values())
+
+
+@IMPORTERS.register("llmonk")
+def read_llmonk(source: Path) -> list[Problem]:
+    import yaml
+
+    from ttscale.verify.math import extract_answer
+
+    files = sorted(source.glob("*.yaml")) + sorted(source.glob("*.yml")) if source.is_dir() else [source]
+    if not files:
+        raise DataError(f"{source}: no .yaml files (Large Language Monkeys dumps have one per problem)")
+    out = []
+    for f in files:
+        try:
+            rec = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise DataError(f"{f}: not valid YAML ({exc})") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("samples"), list):
+            raise DataError(f"{f}: expected a mapping with a `samples` list")
+        corrects = rec.get("is_corrects", rec.get("is_correct"))
+        if corrects is not None and len(corrects) != len(rec["samples"]):
+            raise DataError(f"{f}: {len(corrects)} is_corrects for {len(rec['samples'])} samples")
+        p = Problem(f.stem, question=str(rec.get("question") or ""), prompt=str(rec.get("prompt") or ""))
+        if rec.get("gt_answer") is not None:
+            gt = str(rec["gt_answer"])
+            p.reference = extract_answer(gt) or gt  # GSM8K's '#### 72', MATH's \boxed{...}
+            p.task = "math"
+            p.metadata["gt_answer"] = gt
+        if rec.get("test_cases"):
+            tc = rec["test_cases"]
+            p.tests = json.dumps([{"input": i, "output": o} for i, o in zip(tc["input"], tc["output"], strict=True)])
+            p.test_style = "stdio"
+            p.task = "code"
+        for key in ("theorem_name",):
+            if key in rec:
+                p.metadata[key] = rec[key]
+        for i, text in enumerate(rec["samples"]):
+            p.samples[i] = Sample(text=str(text), prompt=p.prompt,
+                                  correct=None if corrects is None else bool(corrects[i]))
+        out.append(p)
+    return out
+
+
+def _count_tokens(problems: list[Problem], tokenizer: str) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+    for p in problems:
+        samples = list(p.samples.values())
+        texts = [s.text for s in samples]
+        lengths = [len(x) for x in tok(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        prompt_len = len(tok(p.prompt)["input_ids"]) if p.prompt else 0
+        for s, n in zip(samples, lengths, strict=True):
+            if s.completion_tokens is None:
+                s.completion_tokens = n
+            if s.prompt_tokens is None:
+                s.prompt_tokens = prompt_len
+
+
+def _problems_table(problems: list[Problem], dataset: str) -> pa.Table:
+    n = len(problems)
+    return pa.table({
+        "problem_id": [p.problem_id for p in problems],
+        "position": pa.array(range(n), pa.int32()),
+        "dataset": [dataset] * n,
+        "task": [p.task for p in problems],
+        "question": [p.question for p in problems],
+        "prompt_mode": ["completion"] * n,
+        "messages": ["[]"] * n,
+        "completion_prompt": [p.prompt for p in problems],
+        "assistant_prefix": [""] * n,
+        "stop": pa.array([[] for _ in problems], pa.list_(pa.string())),
+        "answer": [p.reference for p in problems],
+        "tests": [p.tests for p in problems],
+        "test_style": [p.test_style for p in problems],
+        "entry_point": [None] * n,
+        "solution": [None] * n,
+        "level": [p.level for p in problems],
+        "metadata": [json.dumps(p.metadata, sort_keys=True) for p in problems],
+    }, schema=PROBLEMS)
+
+
+def _rows(problems: list[Problem], p0: int, p1: int, s0: int, s1: int) -> Iterator[tuple[Problem, int, Sample]]:
+    for p in problems[p0:p1]:
+        for i in sorted(p.samples):
+            if s0 <= i < s1:
+                yield p, i, p.samples[i]
+
+
+def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, model: str, dataset: str,
+                   preset: str = "imported", block_size: int | None = None, problems_per_block: int = 500,
+                   tokenizer: str | None = None, verify: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read `source` with importer `kind` and write problems, samples, verdicts and scores shards
+    under `experiment_dir`. `verify`: verify settings to run ttscale's verifiers instead of trusting
+    the source's correctness (needed when it has none)."""
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"{source}: does not exist")
+    problems = IMPORTERS.get(kind, "ttscale import")(source)
+    problems = [p for p in problems if p.samples]
+    if not problems:
+        raise DataError(f"{source}: no samples found")
+    if tokenizer:
+        _count_tokens(problems, tokenizer)
+    counts = sorted({len(p.samples) for p in problems})
+    n_max = counts[-1]
+    if len(counts) > 1:
+        log.warning("%s: problems have %d..%d samples; analysis needs the same n (exclude the short ones)",
+                    source, counts[0], n_max)
+    for p in problems:
+        if max(p.samples) >= n_max or min(p.samples) < 0:
+            raise DataError(f"{source}: problem {p.problem_id!r} has sample indices outside 0..{n_max - 1}")
+    has_correct = all(s.correct is not None for p in problems for s in p.samples.values())
+    if verify is None and not has_correct:
+        raise DataError(f"{source}: not every sample says whether it is correct; pass --verify to run "
+                        "ttscale's verifiers on them")
+    scorers = sorted({k for p in problems for s in p.samples.values() for k in s.scores})
+    ident = {"import": kind, "source": str(source.resolve()), "model": model, "dataset": dataset}
+    key = f"{preset}-{fingerprint(ident)}"
+    exp = Path(experiment_dir)
+    part = f"model={model}/dataset={dataset}/sampling={key}"
+    problems_path = exp / "problems" / f"{dataset}.parquet"
+    write_table(problems_path, _problems_table(problems, dataset), PROBLEMS,
+                metadata={"dataset": dataset, "imported_from": str(source), "importer": kind})
+    blocks = plan_blocks(len(problems), n_max, block_size or n_max, problems_per_block)
+    meta = {"model": model, "dataset": dataset, "sampling": key, "imported_from": str(source), "importer": kind}
+    written = 0
+    for b in blocks:
+        rows = list(_rows(problems, b.p0, b.p1, b.s0, b.s1))
+        if not rows:
+            continue
+        samples = pa.Table.from_pylist([{
+            "problem_id": p.problem_id, "sample_index": i, "seed": None, "prompt": s.prompt or p.prompt,
+            "text": s.text, "finish_reason": s.finish_reason, "prompt_tokens": s.prompt_tokens,
+            "completion_tokens": s.completion_tokens, "cumulative_logprob": s.cumulative_logprob,
+            "latency_s": None} for p, i, s in rows], schema=SAMPLES)
+        spath = exp / "samples" / part / f"{b.name}.parquet"
+        write_table(spath, samples, SAMPLES, metadata={**meta, "block": b.name})
+        vpath = exp / "verdicts" / part / f"{b.name}.parquet"
+        if verify is not None:
+            from ttscale.verify import verify_block
+
+            verify_block(spath, problems_path, vpath, verify)
+        else:
+            write_table(vpath, _verdicts(rows), VERDICTS, metadata={**meta, "block": b.name, "source": "import"})
+        for scorer in scorers:
+            write_table(exp / "scores" / f"scorer={scorer}" / part / f"{b.name}.parquet", pa.Table.from_pylist([{
+                "problem_id": p.problem_id, "sample_index": i, "score": s.scores.get(scorer),
+                "status": "ok" if s.scores.get(scorer) is not None else "error", "step_scores": None,
+                "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
+                "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES, metadata={**meta, "scorer": scorer})
+        written += len(rows)
+    log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
+             exp / "samples" / part, len(blocks))
+    return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers}
+
+
+def _verdicts(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
+    from ttscale.schemas import VERDICT_STATUSES
+    from ttscale.verify.math import canonical_key, extract_answer
+
+    out = []
+    for p, i, s in rows:
+        answer = s.answer
+        if answer is None and s.answer_key is None and p.task == "math":
+            answer = extract_answer(s.text)  # so that majority vote has keys to group by
+        key = s.answer_key if s.answer_key is not None else canonical_key(answer) if answer else None
+        status = s.status or ("passed" if s.correct else "failed" if answer or p.task != "math" else "no_answer")
+        if status not in VERDICT_STATUSES:
+            raise DataError(f"problem {p.problem_id!r} sample {i}: status {status!r} is not one of {VERDICT_STATUSES}")
+        out.append({"problem_id": p.problem_id, "sample_index": i, "extracted_answer": answer, "answer_key": key,
+                    "correct": bool(s.correct), "status": status, "tests_passed": int(bool(s.correct)),
+                    "tests_total": 1, "duration_s": 0.0, "output_tail": ""})
+    return pa.Table.from_pylist(out, schema=VERDICTS)

@@ -1,0 +1,187 @@
+"""The workflow on a real one-node SLURM cluster (Debian's slurm-wlm), through profiles/slurm.
+
+tests/slurm/cluster.sh starts munged, slurmctld and slurmd on localhost (a `cpu` and a `gpu`
+partition) and stops them by PID afterwards. The profile users get is the one run here; only what
+this test cluster needs is layered on the command line (no accounting database, so job status
+comes from squeue; short status intervals). The checks: every job went through SLURM to the
+partition the profile names, the results equal a local run, a job killed mid-block leaves no
+shard and the rerun finishes it, and a node failure during verification loses no verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, make_workdir
+from workflow_utils import SNAKEMAKE, write_config
+
+from ttscale.blocks import Block
+
+pytestmark = pytest.mark.slurm
+
+# What only the test cluster needs, layered over profiles/slurm.
+TEST_LAYER = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+              "--latency-wait", "5", "--slurm-keep-successful-logs"]
+
+TINY = {
+    "experiment": "slurmtiny",
+    "seed": 3,
+    "samples_per_problem": 4,
+    "block_size": 2,
+    "models": {"smollm2": {"path": "resources/models/smollm2-135m-instruct", "build": "smollm2_gguf",
+                           "dtype": "float32", "max_model_len": 1024}},
+    "datasets": {"arith": {"loader": "reasoning_gym", "args": {"task": "basic_arithmetic", "size": 2, "seed": 5},
+                           "prompt": {"template": "{question} Answer with a number."}}},
+    "sampling": {"default": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 24}},
+    "scorers": {"logprob": {"kind": "logprob"}},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, embedded_model):
+    state = tmp_path_factory.mktemp("slurm")
+    start = subprocess.run(["bash", str(REPO / "tests/slurm/cluster.sh"), "start", str(state)],
+                           capture_output=True, text=True, timeout=600)
+    if start.returncode != 0:
+        subprocess.run(["bash", str(REPO / "tests/slurm/cluster.sh"), "stop", str(state)], timeout=120)
+        pytest.fail(f"the test SLURM cluster did not start:\n{start.stdout}\n{start.stderr}")
+    env = {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
+    yield state, env
+    subprocess.run(["bash", str(REPO / "tests/slurm/cluster.sh"), "stop", str(state)], timeout=120)
+
+
+def run_slurm(wd: Path, cfg: Path, env: dict, *extra: str, check: bool = True, background: bool = False):
+    cmd = [SNAKEMAKE, "--profile", "profiles/slurm", "--configfile", str(cfg), *TEST_LAYER, *extra]
+    if background:
+        return subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake on SLURM failed:\n{(proc.stdout + proc.stderr)[-6000:]}")
+    return proc.stdout + proc.stderr
+
+
+def submitted(log: str) -> dict[int, str]:
+    """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log."""
+    out = {}
+    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z_]+?)(?:_[a-z]+)?/",
+                         log):
+        out[int(m.group(1))] = m.group(3)
+    return out
+
+
+def partitions(state: Path) -> dict[int, str]:
+    """SLURM job id -> the partition slurmctld ran it in, from its log."""
+    text = (state / "log" / "slurmctld.log").read_text()
+    out = {int(j): p for j, p in re.findall(r"Allocate JobId=(\d+) NodeList=\S+ #CPUs=\d+ Partition=(\w+)", text)}
+    out.update({int(j): p for j, p in re.findall(r"Started JobId=(\d+) in (\w+) on", text)})
+    return out
+
+
+def rows(wd: Path, stage: str, columns: list[str]) -> list[dict]:
+    files = sorted((wd / "results" / "slurmtiny" / stage).rglob("*.parquet"))
+    assert files, f"no {stage} shards in {wd}"
+    out = [r for f in files for r in pq.read_table(f, columns=columns).to_pylist()]
+    return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
+
+
+def test_workflow_runs_through_slurm_and_matches_a_local_run(cluster, tmp_path):
+    state, env = cluster
+    wd = make_workdir(tmp_path / "slurm")
+    cfg = write_config(wd, TINY)
+    log = run_slurm(wd, cfg, env)
+    jobs = submitted(log)
+    where = partitions(state)
+    assert jobs and set(jobs) <= set(where), f"jobs not seen by slurmctld: {set(jobs) - set(where)}"
+    ran = {(rule, where[j]) for j, rule in jobs.items()}
+    gpu_rules = {"generate", "score"}
+    assert {"generate", "verify", "score", "problems"} <= {r for r, _ in ran}
+    for rule, part in ran:
+        assert part == ("gpu" if rule in gpu_rules else "cpu"), f"{rule} ran in {part}"
+
+    local = make_workdir(tmp_path / "local")
+    lcfg = write_config(local, TINY)
+    proc = subprocess.run([SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(lcfg), "--cores", "2"],
+                          cwd=local, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    cols = {"samples": ["problem_id", "sample_index", "seed", "text", "completion_tokens"],
+            "verdicts": ["problem_id", "sample_index", "status", "correct", "answer_key"],
+            "scores": ["problem_id", "sample_index", "score", "status"]}
+    for stage, c in cols.items():
+        assert rows(wd, stage, c) == rows(local, stage, c), stage
+
+
+def _wait_running(env: dict, name_part: str, timeout: float = 300) -> int:
+    """Wait until a job whose comment names `name_part` runs; return its SLURM id."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(["squeue", "-h", "-o", "%i %T %k"], env=env, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            jid, st, comment = [*line.split(maxsplit=2), ""][:3]
+            if st == "RUNNING" and name_part in comment:
+                return int(jid)
+        time.sleep(0.5)
+    raise AssertionError(f"no running job for {name_part} within {timeout}s")
+
+
+def test_job_killed_mid_block_leaves_no_shard_and_the_rerun_finishes_it(cluster, tmp_path):
+    _, env = cluster
+    wd = make_workdir(tmp_path / "kill")
+    cfg = write_config(wd, {**TINY, "experiment": "slurmtiny"})
+    proc = run_slurm(wd, cfg, env, "--retries", "0", "--until", "generate", background=True)
+    jid = _wait_running(env, "generate")
+    time.sleep(8)  # the engine is loading or generating: mid-block
+    subprocess.run(["scancel", str(jid)], env=env, check=True)
+    out, _ = proc.communicate(timeout=1800)
+    assert proc.returncode != 0, f"the workflow should report the cancelled job:\n{out[-3000:]}"
+    samples = wd / "results" / "slurmtiny" / "samples"
+    shards = list(samples.rglob("*.parquet"))
+    assert len(shards) < 2, "the cancelled block's shard must not exist"
+    for s in shards:  # whatever exists is complete
+        assert pq.read_table(s).num_rows == Block.parse(s.stem).size
+    assert not list(samples.rglob("*.tmp")), "no temporary file may look like a shard"
+    run_slurm(wd, cfg, env, "--until", "generate")
+    shards = sorted(samples.rglob("*.parquet"))
+    assert [s.stem for s in shards] == ["p00000-00002_s000000-000002", "p00000-00002_s000002-000004"]
+    assert all(pq.read_table(s).num_rows == 4 for s in shards)
+
+
+SLOW_TESTS = "import time\ndef check(candidate):\n    time.sleep(1.5)\n    assert candidate(1) == 1\n"
+
+
+def test_node_failure_during_verification_loses_no_verdicts(cluster, tmp_path):
+    _, env = cluster
+    wd = make_workdir(tmp_path / "node")
+    problems = wd / "slow.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"s{i}", "question": f"Write f(x) returning x. ({i})",
+                                            "tests": SLOW_TESTS, "entry_point": "f", "style": "asserts"}) + "\n"
+                                for i in range(2)))
+    config = {**TINY, "datasets": {"slow": {"loader": "jsonl", "args": {
+        "path": str(problems), "task": "code",
+        "columns": {"problem_id": "id", "tests": "tests", "entry_point": "entry_point", "test_style": "style"}}}},
+        "verify": {"workers": 1}}
+    cfg = write_config(wd, config)
+    proc = run_slurm(wd, cfg, env, "--until", "verify", background=True)
+    _wait_running(env, "verify")
+    time.sleep(2)  # a sample is being verified
+    subprocess.run(["scontrol", "update", "nodename=localhost", "state=down", "reason=ttscale-test"], env=env,
+                   check=True)
+    time.sleep(3)
+    # ReturnToService=2 may have brought the node back already; then resuming it is refused
+    subprocess.run(["scontrol", "update", "nodename=localhost", "state=resume"], env=env, check=False)
+    out, _ = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, out[-6000:]
+    verdicts = sorted((wd / "results" / "slurmtiny" / "verdicts").rglob("*.parquet"))
+    samples = sorted((wd / "results" / "slurmtiny" / "samples").rglob("*.parquet"))
+    assert [v.stem for v in verdicts] == [s.stem for s in samples] and len(samples) == 2
+    for v, s in zip(verdicts, samples, strict=True):
+        vt = pq.read_table(v).to_pylist()
+        st = pq.read_table(s).to_pylist()
+        assert [(r["problem_id"], r["sample_index"]) for r in vt] == [(r["problem_id"], r["sample_index"]) for r in st]
+        assert all(r["status"] != "sandbox_error" for r in vt)

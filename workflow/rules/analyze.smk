@@ -1,0 +1,50 @@
+# Per run: every curve over k with bootstrap intervals, per difficulty bin; scaling-law fits and the
+# extrapolation check; cost; compute-optimal selector per bin. Then one experiment-wide set of
+# tables with the summary and the compute-matched comparison (see docs/analysis.md).
+
+RUN_TABLES = ["values", "curves", "costs", "fits", "extrapolation", "optimal"]
+EXP_TABLES = ["curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched"]
+
+
+rule analyze:
+    input:
+        samples=f"{EXP}/aggregate/{PART}/samples.parquet",
+        problems=f"{EXP}/aggregate/{PART}/problems.parquet",
+        model=built_model,
+    output:
+        **{t: f"{EXP}/analysis/{PART}/{t}.parquet" for t in RUN_TABLES},
+    params:
+        settings=config["analysis"],
+        model_spec=lambda w: config["models"][w.model],
+        seed=config["seed"],
+    conda:
+        "../envs/ttscale.yaml"
+    log:
+        f"{LOGS}/analyze/{PART}.log",
+    benchmark:
+        f"{BENCH}/analyze/{PART}.tsv"
+    script:
+        "../scripts/analyze.py"
+
+
+rule compare:
+    input:
+        expand(
+            f"{EXP}/analysis/model={{run.model}}/dataset={{run.dataset}}/sampling={{run.key}}/{{table}}.parquet",
+            run=RUNS,
+            table=RUN_TABLES,
+        ),
+    output:
+        **{t: f"{EXP}/analysis/{t}.parquet" for t in EXP_TABLES},
+    params:
+        settings=config["analysis"],
+        seed=config["seed"],
+        runs=[
+            {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} for r in RUNS
+        ],
+    conda:
+        "../envs/ttscale.yaml"
+    log:
+        f"{LOGS}/compare/compare.log",
+    script:
+        "../scripts/compare.py"
