@@ -12,11 +12,12 @@ from ttscale.aggregate import aggregate_run
 from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
-from ttscale.report import FIGURES, make_report, report_files
+from ttscale.report import FIGURES, INPUTS, make_report, report_files
 from ttscale.report.tables import Column, fmt, to_latex, to_markdown
 
 RUN_TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")
-EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched")
+EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
+              "strategy_points")
 SPECS = [
     SyntheticSpec(n_problems=24, samples=32, block_size=16, model="small", dataset="math_a", seed=1, alpha=0.3),
     SyntheticSpec(n_problems=24, samples=32, block_size=32, model="big", dataset="math_a", seed=2, alpha=0.9),
@@ -45,8 +46,7 @@ def experiment(tmp_path_factory) -> Path:
 
 
 def inputs(exp: Path) -> dict[str, Path]:
-    return {t: exp / "analysis" / f"{t}.parquet" for t in ("curves", "fits", "extrapolation", "optimal", "summary",
-                                                             "matched")}
+    return {t: exp / "analysis" / f"{t}.parquet" for t in INPUTS}
 
 
 def test_every_declared_file_is_written_and_tables_are_byte_identical(experiment, tmp_path):

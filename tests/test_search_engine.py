@@ -103,3 +103,43 @@ def test_strategy_config_errors(setup):
     bad["strategies"]["beam"]["scorer"] = "nope"
     with pytest.raises(ConfigError, match="strategies.beam.scorer"):
         check(bad, "x", root)
+
+
+def test_strategies_through_the_workflow_to_the_report(workdir, embedded_model):
+    """Repeated sampling and revisions at two budgets through every stage in real Snakemake; the
+    strategy table compares them at each budget; adding a budget plans only its own run."""
+    import yaml
+    from workflow_utils import planned, snakemake, write_config
+
+    config = {
+        "experiment": "strat", "seed": 1, "samples_per_problem": 4, "block_size": 4,
+        "models": {"smollm2": {"path": "resources/models/smollm2-135m-instruct", "build": "smollm2_gguf",
+                               "dtype": "float32", "max_model_len": 1024}},
+        "datasets": {"arith": {"loader": "reasoning_gym",
+                               "args": {"task": "basic_arithmetic", "size": 4, "seed": 3, "max_terms": 2},
+                               "prompt": {"template": "{question} Give only the final number."}}},
+        "sampling": {"default": {"temperature": 0.8, "max_tokens": 24}},
+        "scorers": {"logprob": {"kind": "logprob"}},
+        "strategies": {"rev": {"kind": "revisions", "budgets": [2, 4], "rounds": 2, "step_tokens": 24}},
+        "analysis": {"bootstrap": 50, "fit": {"bootstrap": 10}},
+    }
+    cfg = write_config(workdir, config)
+    snakemake(workdir, cfg)
+    exp = workdir / "results" / "strat"
+    rows = pq.read_table(exp / "analysis" / "strategies.parquet").to_pylist()
+    assert {r["budget"] for r in rows} == {2, 4}
+    for r in rows:
+        assert r["gain"] == pytest.approx(r["optimal"] - r["best_of_n"])
+        assert r["optimal_flops"] > 0 and r["best_of_n_flops"] > 0
+    points = pq.read_table(exp / "analysis" / "strategy_points.parquet").to_pylist()
+    assert {p["family"] for p in points} == {"best-of-N", "rev"}
+    assert (exp / "report" / "figures" / "strategies_arith.png").stat().st_size > 20_000
+    assert "rev" in (exp / "report" / "tables" / "strategies.md").read_text()
+
+    config["strategies"]["rev"]["budgets"] = [2, 4, 8]
+    config["samples_per_problem"] = 8  # best-of-N needs k = 8 too: adds one block of samples
+    cfg = write_config(workdir, config)
+    jobs = planned(workdir, cfg)
+    assert len(jobs["generate"]) == 2, jobs["generate"]  # the new rev.n8 run and the new sample block
+    assert all("rev.n8-" in o or "s000004-000008" in o for o in jobs["generate"])
+    assert yaml.safe_load(cfg.read_text())["strategies"]["rev"]["budgets"] == [2, 4, 8]

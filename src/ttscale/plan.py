@@ -137,3 +137,13 @@ def scored_runs(config: dict[str, Any], all_runs: list[Run], scorer: str) -> lis
     """The runs a scorer scores (its `datasets`, or all)."""
     wanted = config["scorers"][scorer].get("datasets")
     return [r for r in all_runs if not wanted or r.dataset in wanted]
+
+
+def analysis_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The config's `analysis:` with every strategy budget added to `ks`, so best-of-N has a value at
+    each budget a search strategy is compared at."""
+    st = dict(config.get("analysis") or {})
+    budgets = {int(b) for spec in (config.get("strategies") or {}).values() for b in spec.get("budgets", [])}
+    if budgets:
+        st["ks"] = sorted({int(k) for k in st.get("ks") or []} | budgets)
+    return st

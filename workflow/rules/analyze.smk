@@ -3,7 +3,8 @@
 # tables with the summary and the compute-matched comparison (see docs/analysis.md).
 
 RUN_TABLES = ["values", "curves", "costs", "fits", "extrapolation", "optimal"]
-EXP_TABLES = ["curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched"]
+EXP_TABLES = ["curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
+              "strategy_points"]
 
 
 rule analyze:
@@ -14,7 +15,7 @@ rule analyze:
     output:
         **{t: f"{EXP}/analysis/{PART}/{t}.parquet" for t in RUN_TABLES},
     params:
-        settings=config["analysis"],
+        settings=ANALYSIS,
         model_spec=lambda w: config["models"][w.model],
         seed=config["seed"],
     conda:
@@ -37,10 +38,11 @@ rule compare:
     output:
         **{t: f"{EXP}/analysis/{t}.parquet" for t in EXP_TABLES},
     params:
-        settings=config["analysis"],
+        settings=ANALYSIS,
         seed=config["seed"],
         runs=[
-            {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} for r in RUNS
+            {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | run_identity(r)
+            for r in RUNS
         ],
     conda:
         "../envs/ttscale.yaml"

@@ -27,6 +27,8 @@ LOGS = f"{EXP}/logs"
 BENCH = f"{EXP}/benchmarks"
 PART = "model={model}/dataset={dataset}/sampling={sampling}"
 RUN_BY_KEY = {(r.model, r.dataset, r.key): r for r in RUNS}
+# analysis settings; every strategy budget is a k of the curves, so best-of-N is compared at it
+ANALYSIS = tplan.analysis_settings(config)
 ALL_TARGETS = []
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.]*"
@@ -38,6 +40,12 @@ wildcard_constraints:
     scorer=NAME,
     sampling=NAME + r"-[0-9a-f]{8}",
     block=BLOCK_PATTERN,
+
+
+def run_identity(run):
+    """What the experiment-wide analysis needs to know of a run besides its tables."""
+    return {"model": run.model, "dataset": run.dataset, "sampling": run.key, "strategy": run.strategy,
+            "budget": run.budget}
 
 
 def run_of(wildcards):

@@ -2,6 +2,7 @@
 # registered with report() so that `snakemake --report report.html` collects them into one HTML
 # report (captions in workflow/report/; which files and their labels: ttscale.report.report_entries).
 
+from ttscale.report import INPUTS as REPORT_INPUTS
 from ttscale.report import report_entries
 
 REPORT_DATASETS = sorted({r.dataset for r in RUNS})
@@ -10,7 +11,7 @@ REPORT_OUTPUTS = [report(p, **kw) for p, kw in report_entries(f"{EXP}/report", R
 
 rule report:
     input:
-        **{t: f"{EXP}/analysis/{t}.parquet" for t in ["curves", "fits", "extrapolation", "optimal", "summary", "matched"]},
+        **{t: f"{EXP}/analysis/{t}.parquet" for t in REPORT_INPUTS},
     output:
         REPORT_OUTPUTS,
     params:

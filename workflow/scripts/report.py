@@ -3,5 +3,5 @@
 from ttscale.report import make_report
 from ttscale.snake import run_script
 
-run_script(snakemake, make_report, inputs={k: v for k, v in snakemake.input.items()},
+run_script(snakemake, make_report, inputs=dict(snakemake.input.items()),
            out_dir=snakemake.params.out_dir, settings=snakemake.params.settings)

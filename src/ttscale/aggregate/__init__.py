@@ -28,6 +28,9 @@ from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
 log = logging.getLogger(__name__)
 
 SAMPLE_COLS = ("prompt_tokens", "completion_tokens", "cumulative_logprob")
+# per problem, on the answers of a search strategy (ttscale.search.SEARCH): every token the search
+# spent, pruned beams included; NULL for repeated sampling
+SEARCH_COLS = ("search_prompt_tokens", "search_completion_tokens")
 VERDICT_COLS = ("correct", "status", "answer_key")
 STEP_AGGS = ("last", "min", "prod", "mean")
 EXAMPLES = 5  # missing rows named in an error message
@@ -48,6 +51,8 @@ AGG_PROBLEMS = pa.schema(
         ("prompt_tokens", pa.float64()),
         ("completion_tokens", pa.float64()),
         ("completion_tokens_total", pa.int64()),
+        ("search_prompt_tokens", pa.int64()),
+        ("search_completion_tokens", pa.int64()),
     ]
 )
 
@@ -204,7 +209,8 @@ def aggregate_run(
     """Check and join one run's shards; write the per-sample and per-problem tables.
 
     Per-sample columns: model, dataset, sampling, problem_id, sample_index, correct, status,
-    answer_key, prompt_tokens, completion_tokens, cumulative_logprob, and per scorer
+    answer_key, prompt_tokens, completion_tokens, cumulative_logprob, search_prompt_tokens,
+    search_completion_tokens (NULL unless the run is a search strategy), and per scorer
     `score_<scorer>` plus its step aggregations `score_<scorer>_{last,min,prod,mean}`.
     Problems in `exclude` are checked like all others but left out of both tables.
     """
@@ -245,7 +251,8 @@ def aggregate_run(
         meta = {"model": model, "dataset": dataset, "sampling": sampling, "blocks": sorted(by_block),
                 "scorers": sorted(scores), "excluded": excluded, "keyed_blocks": sorted(keyed),
                 "samples": int(sum(sample_rows.values()))}
-        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded)
+        search = all(set(SEARCH_COLS) <= set(pq.read_schema(f).names) for f in by_block.values())
+        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search)
         with atomic_path(out_samples) as tmp:
             kv = _q(json.dumps(meta, sort_keys=True))
             con.execute(f"COPY ({query}) TO {_q(tmp)} "
@@ -262,17 +269,19 @@ def aggregate_run(
 
 
 def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[str], model: str, dataset: str,
-                sampling: str, excluded: list[str]) -> str:
+                sampling: str, excluded: list[str], search: bool = False) -> str:
     """One SELECT per block (positional join, or keyed for re-ordered shards), UNION ALL in block order."""
     consts = f"{_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling"
+    sample_cols = (*SAMPLE_COLS, *SEARCH_COLS) if search else SAMPLE_COLS
+    nulls = [] if search else [f"CAST(NULL AS BIGINT) AS {c}" for c in SEARCH_COLS]
     out_cols = ["s.problem_id", "s.sample_index", "p0.correct", "p0.status", "p0.answer_key",
-                *(f"s.{c}" for c in SAMPLE_COLS)]
+                *(f"s.{c}" for c in sample_cols), *nulls]
     for j, p in enumerate(partners[1:], start=1):
         out_cols += [f"p{j}.{_ident(dst)}" for dst in p.cols.values()]
     where = ""
     if excluded:
         where = " WHERE s.problem_id NOT IN (" + ", ".join(_q(e) for e in excluded) + ")"
-    src_cols = ", ".join(("problem_id", "sample_index", *SAMPLE_COLS))
+    src_cols = ", ".join(("problem_id", "sample_index", *sample_cols))
     parts = []
     for block, spath in samples.items():
         if block in keyed:
@@ -305,12 +314,15 @@ def _problem_table(con: duckdb.DuckDBPyConnection, out_samples: str | Path, ptab
         SELECT {_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling,
                p.problem_id, p.position, p.level,
                s.n, s.n_correct, s.n_correct / s.n AS pass_at_1, s.n_no_answer, s.n_distinct_answers,
-               s.prompt_tokens, s.completion_tokens, s.completion_tokens_total
+               s.prompt_tokens, s.completion_tokens, s.completion_tokens_total,
+               s.search_prompt_tokens, s.search_completion_tokens
         FROM _problems p JOIN (
             SELECT problem_id, count(*) AS n, count_if(correct) AS n_correct,
                    count_if(answer_key IS NULL) AS n_no_answer, count(DISTINCT answer_key) AS n_distinct_answers,
                    avg(prompt_tokens) AS prompt_tokens, avg(completion_tokens) AS completion_tokens,
-                   sum(completion_tokens) AS completion_tokens_total
+                   sum(completion_tokens) AS completion_tokens_total,
+                   max(search_prompt_tokens) AS search_prompt_tokens,
+                   max(search_completion_tokens) AS search_completion_tokens
             FROM read_parquet({_q(out_samples)}) GROUP BY problem_id
         ) s USING (problem_id)
         ORDER BY p.position

@@ -106,6 +106,7 @@ class RunData:
     completion_tokens: np.ndarray  # P x n
     scores: Mapping[str, np.ndarray] = field(default_factory=dict)  # score name -> P x n (NaN = unscored)
     unscored: frozenset[str] = frozenset()  # score columns that hold no value at all
+    search_tokens: np.ndarray | None = None  # per problem: every token a search strategy sent and generated
 
     @property
     def n_problems(self) -> int:
@@ -126,7 +127,7 @@ class RunData:
             {k: v[:, :m] for k, v in self.scores.items()}
         return RunData(self.model, self.dataset, self.sampling, self.problem_ids, self.levels,
                        self.correct[:, :m], labels, sizes, corr, self.prompt_tokens[:, :m],
-                       self.completion_tokens[:, :m], scores, self.unscored)
+                       self.completion_tokens[:, :m], scores, self.unscored)  # a search is not subsettable
 
 
 def score_names(columns: list[str], scorers: list[str]) -> dict[str, str]:
@@ -170,7 +171,14 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
     for p in (samples_path, problems_path):
         if not p.exists():
             raise DataError(f"{p}: file does not exist")
-    probs = pq.read_table(problems_path, columns=["model", "dataset", "sampling", "problem_id", "level", "n"])
+    pcols = ["model", "dataset", "sampling", "problem_id", "level", "n"]
+    search_cols = ["search_prompt_tokens", "search_completion_tokens"]
+    has_search = set(search_cols) <= set(pq.read_schema(problems_path).names)
+    probs = pq.read_table(problems_path, columns=pcols + (search_cols if has_search else []))
+    search_tokens = None
+    if has_search and probs["search_completion_tokens"].null_count < probs.num_rows:
+        search_tokens = sum(np.asarray(probs[c].fill_null(0).to_numpy(zero_copy_only=False), np.float64)
+                            for c in search_cols)
     schema = pq.read_schema(samples_path)
     meta = json.loads((schema.metadata or {}).get(b"ttscale", b"{}"))
     names = score_names(schema.names, list(meta.get("scorers", [])))
@@ -227,7 +235,7 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
         model=str(probs["model"][0]), dataset=str(probs["dataset"][0]), sampling=str(probs["sampling"][0]),
         problem_ids=pids, levels=probs["level"].to_pylist(), correct=correct, labels=labels,
         group_sizes=sizes, group_corr=corr, prompt_tokens=ptoks, completion_tokens=ctoks, scores=scores,
-        unscored=frozenset(unscored),
+        unscored=frozenset(unscored), search_tokens=search_tokens,
     )
 
 

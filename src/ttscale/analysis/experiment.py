@@ -19,6 +19,7 @@ from ttscale.analysis.passk import pass_at_k_matrix
 from ttscale.analysis.run import COSTS, CURVES, EXTRAPOLATION, FITS, OPTIMAL, ORACLE
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
+from ttscale.analysis.strategies import STRATEGIES, STRATEGY_POINTS, compare_strategies
 from ttscale.errors import DataError
 from ttscale.io import write_table
 
@@ -170,7 +171,8 @@ def compute_matched(costs: pa.Table, curves: pa.Table, settings: dict[str, Any],
 def combine(run_files: Sequence[dict[str, str]], outputs: dict[str, str | Path],
             settings: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
     """Concatenate the runs' tables (sorted, so the result does not depend on the input order) and
-    add the summary and compute-matched tables. `run_files`: per run, table name -> path."""
+    add the summary, compute-matched and strategy tables. `run_files`: per run, table name -> path,
+    plus for search runs `model`, `dataset`, `sampling`, `strategy` and `budget`."""
     st = analysis_settings(settings)
     seed = st["seed"] if st.get("seed") is not None else seed
     keys = ["dataset", "model", "sampling"]
@@ -183,7 +185,9 @@ def combine(run_files: Sequence[dict[str, str]], outputs: dict[str, str | Path],
         tables[name] = _sorted(t, order)
     tables["summary"] = _sorted(summary_table(tables["curves"], tables["costs"], st["cost"]["prompt_once"]), keys)
     tables["matched"] = compute_matched(tables["costs"], tables["curves"], st, seed)
-    schemas = {**SCHEMAS, "summary": SUMMARY, "matched": MATCHED}
+    tables["strategies"], tables["strategy_points"] = compare_strategies(run_files, tables["costs"], st, seed)
+    schemas = {**SCHEMAS, "summary": SUMMARY, "matched": MATCHED, "strategies": STRATEGIES,
+               "strategy_points": STRATEGY_POINTS}
     for name, path in outputs.items():
         write_table(path, tables[name], schemas[name], metadata={"runs": len(run_files)})
     log.info("combined %d runs: %d curve points, %d fits", len(run_files), tables["curves"].num_rows,

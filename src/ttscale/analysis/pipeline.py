@@ -15,12 +15,14 @@ from ttscale.aggregate import aggregate_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
 from ttscale.errors import DataError
+from ttscale.report import INPUTS as REPORT_INPUTS
 from ttscale.report import make_report
 
 log = logging.getLogger(__name__)
 
 RUN_TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")
-EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched")
+EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
+              "strategy_points")
 
 
 def _value(part: Path, key: str) -> str:
@@ -70,5 +72,5 @@ def analyze_experiment(exp_dir: str | Path, config: dict[str, Any] | None = None
         run_files.append(outs)
     tables = {t: exp / "analysis" / f"{t}.parquet" for t in EXP_TABLES}
     combine(run_files, tables, config.get("analysis"), int(config.get("seed", 0)))
-    return make_report({t: tables[t] for t in ("curves", "fits", "extrapolation", "optimal", "summary", "matched")},
+    return make_report({t: tables[t] for t in REPORT_INPUTS},
                        exp / "report", config.get("report"))

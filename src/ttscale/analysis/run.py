@@ -55,6 +55,9 @@ COSTS = pa.schema([
     ("level", pa.string()), ("n", pa.int64()), ("n_correct", pa.int64()), ("prompt_tokens", pa.float64()),
     ("completion_tokens", pa.float64()), ("prompt_flops", pa.float64()), ("decode_flops", pa.float64()),
     ("prompt_dollars", pa.float64()), ("decode_dollars", pa.float64()),
+    # for comparing strategies at equal compute: every token a search sent and generated (NaN for
+    # repeated sampling), and the FLOPs per token processed (2 x parameters)
+    ("search_tokens", pa.float64()), ("flops_per_token", pa.float64()),
 ])
 
 FITS = pa.schema([
@@ -304,7 +307,10 @@ def analyze_run(
 
     costs_table = pa.table({
         **{c: [v] * P for c, v in ident.items()}, "problem_id": data.problem_ids, "level": data.levels,
-        "n": np.full(P, n), "n_correct": data.n_correct, **costs}, schema=COSTS)
+        "n": np.full(P, n), "n_correct": data.n_correct, **costs,
+        "search_tokens": data.search_tokens if data.search_tokens is not None else np.full(P, np.nan),
+        "flops_per_token": np.full(P, 2.0 * float(dims["n_params"]) if dims.get("ok") else np.nan)},
+        schema=COSTS)
     meta = {**ident, "n": n, "problems": P, "ks": ks.tolist(), "selectors": sel_names, "dims": dims,
             "settings": st, "seed": seed}
     write_table(outputs["values"], values_table, VALUES, metadata=meta)

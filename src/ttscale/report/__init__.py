@@ -21,9 +21,9 @@ from ttscale.report.tables import Column, write_all
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("coverage", "selectors", "cost", "bins", "extrapolation", "optimal")
-TABLES = ("summary", "fits", "extrapolation", "compute_matched", "compute_optimal")
-INPUTS = ("curves", "fits", "extrapolation", "optimal", "summary", "matched")
+FIGURES = ("coverage", "selectors", "cost", "bins", "extrapolation", "optimal", "strategies")
+TABLES = ("summary", "fits", "extrapolation", "compute_matched", "compute_optimal", "strategies")
+INPUTS = ("curves", "fits", "extrapolation", "optimal", "summary", "matched", "strategies", "strategy_points")
 
 COLUMNS: dict[str, list[Column]] = {
     "summary": [
@@ -66,6 +66,14 @@ COLUMNS: dict[str, list[Column]] = {
         Column("gain_hi", "hi"), Column("choices", "choice per bin (fold 1 / fold 2)", "text"),
         Column("strategies", "candidates", "int"),
     ],
+    "strategies": [
+        Column("dataset", "dataset", "text"), Column("model", "model", "text"), Column("scheme", "bins", "text"),
+        Column("bin", "bin", "text"), Column("budget", "budget N", "int"), Column("n_problems", "problems", "int"),
+        Column("optimal", "compute-optimal (CV)"), Column("best_of_n", "best-of-N (CV)"), Column("gain", "gain"),
+        Column("gain_lo", "lo"), Column("gain_hi", "hi"), Column("efficiency", "best-of-N budget needed / N"),
+        Column("optimal_flops", "FLOPs (optimal)", "sci"), Column("best_of_n_flops", "FLOPs (best-of-N)", "sci"),
+        Column("choices", "choice (fold 1 / fold 2)", "text"), Column("candidates", "candidates", "int"),
+    ],
 }
 TITLES = {
     "summary": "Runs: coverage at n, the best selector and cost per sample",
@@ -73,6 +81,8 @@ TITLES = {
     "extrapolation": "Extrapolation: fit on the first tenth of the samples, predict coverage at n",
     "compute_matched": "Compute-matched comparison: samples each run affords at another run's cost",
     "compute_optimal": "Compute-optimal selector per difficulty bin vs the best single selector (two-fold CV)",
+    "strategies": "Search strategies: the compute-optimal strategy per bin vs best-of-N at the same budget "
+                  "(two-fold CV)",
 }
 
 
@@ -91,6 +101,7 @@ FIGURE_TITLES = {
     "bins": "Difficulty bins",
     "extrapolation": "Extrapolation",
     "optimal": "Compute-optimal selection",
+    "strategies": "Search strategies",
 }
 
 
@@ -151,6 +162,18 @@ def _optimal_rows(opt: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _strategy_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        choices = json.loads(r["choices"])
+        if isinstance(choices, dict):
+            text = "; ".join(f"{b}: {' / '.join(dict.fromkeys(c))}" for b, c in choices.items())
+        else:
+            text = " / ".join(dict.fromkeys(choices or []))
+        out.append({**r, "choices": text})
+    return out
+
+
 def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write every figure and table of `report_files` from the experiment tables (`inputs`)."""
@@ -177,6 +200,9 @@ def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
                                          [r for r in data["extrapolation"] if r["dataset"] == d], fits, dpi),
             figures.optimal_figure(fig_dir / f"optimal_{d}.png", d,
                                    [r for r in data["optimal"] if r["dataset"] == d], dpi),
+            figures.strategies_figure(fig_dir / f"strategies_{d}.png", d,
+                                      [r for r in data["strategy_points"] if r["dataset"] == d],
+                                      [r for r in data["strategies"] if r["dataset"] == d], dpi),
         ]
     tables = {
         "summary": data["summary"],
@@ -184,6 +210,7 @@ def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
         "extrapolation": _extrapolation_rows(data["extrapolation"]),
         "compute_matched": data["matched"],
         "compute_optimal": _optimal_rows(data["optimal"]),
+        "strategies": _strategy_rows(data["strategies"]),
     }
     for name, rows in tables.items():
         written += write_all(out / "tables" / name, rows, COLUMNS[name], digits, TITLES[name])

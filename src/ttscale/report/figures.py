@@ -365,3 +365,52 @@ def optimal_figure(path: Path, dataset: str, optimal: Rows, dpi: int) -> Path:
                      "(95% paired bootstrap bands)", y=0.995)
         fig.tight_layout(rect=(0, 0, 1, 0.98))
         return _save(fig, path, dpi)
+
+
+def strategies_figure(path: Path, dataset: str, points: Rows, strategies: Rows, dpi: int) -> Path:
+    """Strategy vs budget per difficulty bin (Snell et al. Fig. 3/4 shape): each family's best selector,
+    and the cross-validated compute-optimal policy, against the generation budget N."""
+    models = sorted({r["model"] for r in points})
+    panels = [(m, s, b) for m in models for s in ("all", "quantile", "absolute")
+              for b in ([] if s != "all" else ["all"]) + sorted({r["bin"] for r in points if r["model"] == m and
+                                                                r["scheme"] == s and s != "all"},
+                                                               key=lambda b: ({"easy": 0, "medium": 1, "hard": 2}
+                                                                              .get(b, 3), len(b), b))]
+    with plt.rc_context(STYLE):
+        fig, axes = _grid(max(len(panels), 1), ncols=3, w=4.4, h=3.5)
+        if not panels:
+            axes[0].text(0.5, 0.5, "no search strategies in this experiment\n(strategies: in the config)",
+                         ha="center", va="center", transform=axes[0].transAxes)
+            axes[0].set_axis_off()
+        families = sorted({r["family"] for r in points}, key=lambda f: (f != "best-of-N", f))
+        for ax, (model, scheme, b) in zip(axes, panels, strict=False):
+            mine = _select(points, model=model, scheme=scheme, bin=b)
+            nmax = 1.0
+            for j, fam in enumerate(families):
+                rows = sorted(_select(mine, family=fam), key=lambda r: r["budget"])
+                if not rows:
+                    continue
+                x = np.array([r["budget"] for r in rows], np.float64)
+                nmax = max(nmax, float(x.max()))
+                color = "black" if fam == "best-of-N" else SEL_COLORS[j % len(SEL_COLORS)]
+                _band(ax, x, np.array([r["ci_lo"] for r in rows]), np.array([r["ci_hi"] for r in rows]), color, 0.1)
+                ax.plot(x, [r["value"] for r in rows], "o-", color=color, ms=3, lw=1.3, label=fam)
+            opt = sorted(_select(strategies, model=model, scheme=scheme, bin=b), key=lambda r: r["budget"])
+            if opt:
+                ax.plot([r["budget"] for r in opt], [r["optimal"] for r in opt], "*--", color="crimson", ms=7,
+                        lw=1, label="compute-optimal (2-fold CV)")
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xlim(0.8 * min((r["budget"] for r in mine), default=1), nmax * 1.25)
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(True, alpha=0.3)
+            ax.set_xlabel("generation budget N (log scale)")
+            ax.set_ylabel("accuracy (best selector of each)")
+            n_p = mine[0]["n_problems"] if mine else 0
+            where = "all problems" if scheme == "all" else \
+                (f"quantile bin {b}" if scheme == "quantile" else f"{b} (absolute bin)")
+            ax.set_title(f"{model}: {where} ({n_p} problems)", fontsize=9)
+            ax.legend(loc="lower right", frameon=False, fontsize=7)
+        fig.suptitle(f"{dataset}: search strategies vs best-of-N by budget and difficulty", y=0.998)
+        fig.tight_layout(rect=(0, 0, 1, 0.985))
+        return _save(fig, path, dpi)

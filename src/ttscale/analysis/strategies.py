@@ -1,0 +1,207 @@
+"""Search strategies against best-of-N at equal compute, and the compute-optimal strategy per bin.
+
+For one model and dataset, the candidates at a generation budget N are
+- best-of-N: every selector of a repeated-sampling run at k = N (the unbiased expectation over
+  random N-subsets, from the run's `values` table);
+- every search run (`strategies:` of the config) with budget N: every selector over its N answers.
+Difficulty bins come from the repeated-sampling run's pass@1 over all its samples (Snell et al.'s
+quantile bins, Liu et al.'s absolute bins), so every strategy is binned by the same problem split.
+
+Per scheme, bin and budget the table gives the compute-optimal policy (the best candidate per bin,
+chosen on one half of the problems and scored on the other, two-fold) against best-of-N with its best
+selector chosen the same way, the paired-bootstrap interval of the gain, and the efficiency: the
+smallest best-of-N budget (on the repeated-sampling run's k grid) whose accuracy in the bin reaches
+the compute-optimal policy's, divided by N (Snell et al.'s "4x fewer generations"). FLOPs per problem
+are 2 x parameters x tokens processed, on both sides: k x (prompt + completion) for best-of-N, every
+token the search sent and generated for a search (pruned beams included; the step scorer's
+compute is not counted, as in both papers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ttscale.analysis.difficulty import absolute_bins, bin_order, compute_optimal, quantile_bins, two_folds
+from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
+from ttscale.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ORACLE = "oracle"
+BEST_OF_N = "best-of-N"
+
+STRATEGIES = pa.schema([
+    ("model", pa.string()), ("dataset", pa.string()), ("scheme", pa.string()), ("bin", pa.string()),
+    ("budget", pa.int64()), ("n_problems", pa.int64()), ("optimal", pa.float64()), ("best_of_n", pa.float64()),
+    ("gain", pa.float64()), ("gain_lo", pa.float64()), ("gain_hi", pa.float64()), ("efficiency", pa.float64()),
+    ("optimal_flops", pa.float64()), ("best_of_n_flops", pa.float64()), ("choices", pa.string()),
+    ("best_of_n_choice", pa.string()), ("candidates", pa.int64()),
+])
+
+# one row per candidate family (best-of-N or a strategy), bin and budget: its best selector (in sample)
+STRATEGY_POINTS = pa.schema([
+    ("model", pa.string()), ("dataset", pa.string()), ("scheme", pa.string()), ("bin", pa.string()),
+    ("family", pa.string()), ("selector", pa.string()), ("budget", pa.int64()), ("value", pa.float64()),
+    ("ci_lo", pa.float64()), ("ci_hi", pa.float64()), ("flops", pa.float64()), ("n_problems", pa.int64()),
+])
+
+
+def _values(path: str, pids: list[str]) -> dict[tuple[str, int], np.ndarray]:
+    """(selector, k) -> per-problem value in the order of `pids`."""
+    t = pq.read_table(path, columns=["selector", "k", "problem_id", "value"])
+    pos = {p: i for i, p in enumerate(pids)}
+    out: dict[tuple[str, int], np.ndarray] = {}
+    sel, ks, prob, val = (t[c].to_pylist() for c in ("selector", "k", "problem_id", "value"))
+    for s, k, p, v in zip(sel, ks, prob, val, strict=True):
+        if p not in pos:
+            raise DataError(f"{path}: problem {p!r} is not among the problems of the run's costs table")
+        out.setdefault((s, int(k)), np.full(len(pids), np.nan))[pos[p]] = v
+    return out
+
+
+def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, settings: dict[str, Any],
+                       seed: int) -> tuple[pa.Table, pa.Table]:
+    """The STRATEGIES and STRATEGY_POINTS tables (empty when no run is a search strategy)."""
+    searches = [rf for rf in run_files if rf.get("strategy")]
+    rows: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    if not searches:
+        return STRATEGIES.empty_table(), STRATEGY_POINTS.empty_table()
+    B, conf = settings["bootstrap"], settings["confidence"]
+    pairs = sorted({(rf["model"], rf["dataset"]) for rf in searches})
+    for model, dataset in pairs:
+        refs = sorted((rf for rf in run_files if not rf.get("strategy") and (rf["model"], rf["dataset"]) ==
+                       (model, dataset)), key=lambda rf: rf["sampling"])
+        mine = sorted((rf for rf in searches if (rf["model"], rf["dataset"]) == (model, dataset)),
+                      key=lambda rf: (rf["strategy"], rf["budget"], rf["sampling"]))
+        if not refs:
+            log.warning("%s/%s: search runs but no repeated-sampling run to compare them with", model, dataset)
+            continue
+        ref = refs[0]
+        rc = costs.filter(pc.and_(pc.equal(costs["model"], model), pc.equal(costs["dataset"], dataset)))
+        ref_costs = rc.filter(pc.equal(rc["sampling"], ref["sampling"]))
+        pids = ref_costs["problem_id"].to_pylist()
+        P = len(pids)
+        ref_vals = _values(ref["values"], pids)
+        n_ref = int(ref_costs["n"][0].as_py())
+        ref_ks = sorted({k for _, k in ref_vals})
+        per_sample = np.asarray(ref_costs["prompt_tokens"].to_numpy(), np.float64) + \
+            np.asarray(ref_costs["completion_tokens"].to_numpy(), np.float64)
+        fpt = np.asarray(ref_costs["flops_per_token"].to_numpy(), np.float64)
+        pass1 = np.asarray(ref_costs["n_correct"].to_numpy(), np.float64) / n_ref
+        bins = settings["bins"]
+        schemes = {"all": np.array(["all"] * P, dtype=object), "quantile": quantile_bins(pass1, bins["quantiles"]),
+                   "absolute": absolute_bins(pass1, tuple(bins["absolute_edges"]))}
+        bon_selectors = sorted({s for s, _ in ref_vals if s != ORACLE})
+        # candidates per budget: label -> (family, selector, per-problem value, per-problem flops)
+        cands: dict[int, dict[str, tuple[str, str, np.ndarray, np.ndarray]]] = {}
+        for rf in mine:
+            budget = int(rf["budget"])
+            sc = rc.filter(pc.equal(rc["sampling"], rf["sampling"]))
+            spids = sc["problem_id"].to_pylist()
+            if sorted(spids) != sorted(pids):
+                raise DataError(f"{rf['values']}: strategy {rf['strategy']} (N={budget}) has other problems than "
+                                f"the repeated-sampling run {ref['sampling']} of {model}/{dataset}")
+            order = np.array([spids.index(p) for p in pids])
+            tokens = np.asarray(sc["search_tokens"].to_numpy(), np.float64)[order]
+            sfpt = np.asarray(sc["flops_per_token"].to_numpy(), np.float64)[order]
+            vals = _values(rf["values"], pids)
+            n = max(k for _, k in vals)
+            if n != budget:
+                raise DataError(f"{rf['values']}: strategy {rf['strategy']} has {n} answers per problem, budget "
+                                f"{budget}")
+            for s in sorted({s for s, _ in vals if s != ORACLE}):
+                cands.setdefault(budget, {})[f"{rf['strategy']} · {s}"] = (rf["strategy"], s, vals[(s, n)],
+                                                                          tokens * sfpt)
+        for budget in sorted(cands):
+            if budget not in ref_ks:
+                log.warning("%s/%s: best-of-N has no k = %d (n = %d); budget left out", model, dataset, budget,
+                            n_ref)
+                continue
+            bon = {f"{BEST_OF_N} · {s}": (BEST_OF_N, s, ref_vals[(s, budget)], budget * per_sample * fpt)
+                   for s in bon_selectors}
+            every = {**bon, **cands[budget]}
+            fold = two_folds(P, rng_for(seed, "strategies-folds", model, dataset))
+            counts = resample_counts(P, B, rng_for(seed, "strategies", model, dataset, budget))
+            for scheme, labels in schemes.items():
+                opt = compute_optimal({k: v[2] for k, v in every.items()}, labels, fold, counts, conf)
+                ref_pol = compute_optimal({k: v[2] for k, v in bon.items()}, labels, fold, counts, conf)
+                opt_flops = _policy_flops(every, labels, fold, opt["choices"])
+                bon_flops = _policy_flops(bon, labels, fold, ref_pol["choices"])
+                for b in ["all", *bin_order(scheme, labels)] if scheme != "all" else ["all"]:
+                    idx = np.ones(P, bool) if b == "all" else labels == b
+                    diff = (opt["per_problem"] - ref_pol["per_problem"])[idx, None]
+                    lo, hi = _bin_interval(diff, B, conf, seed, model, dataset, scheme, b, budget)
+                    o, r = float(opt["per_problem"][idx].mean()), float(ref_pol["per_problem"][idx].mean())
+                    rows.append({
+                        "model": model, "dataset": dataset, "scheme": scheme, "bin": b, "budget": budget,
+                        "n_problems": int(idx.sum()), "optimal": o, "best_of_n": r, "gain": o - r,
+                        "gain_lo": float(lo), "gain_hi": float(hi),
+                        "efficiency": _efficiency(ref_vals, bon_selectors, ref_ks, idx, o, budget),
+                        "optimal_flops": float(opt_flops[idx].mean()), "best_of_n_flops": float(bon_flops[idx].mean()),
+                        "choices": json.dumps(opt["choices"].get(b) if b != "all" else opt["choices"],
+                                              sort_keys=True),
+                        "best_of_n_choice": json.dumps(ref_pol["choices"].get(b) if b != "all" else
+                                                       ref_pol["choices"], sort_keys=True),
+                        "candidates": len(every)})
+                    if (scheme == "all") != (b == "all"):
+                        continue  # the whole set is drawn once, from the "all" scheme
+                    points += _points(every, idx, scheme, b, budget, model, dataset, B, conf, seed)
+    rows.sort(key=lambda r: (r["dataset"], r["model"], r["scheme"], r["bin"], r["budget"]))
+    points.sort(key=lambda r: (r["dataset"], r["model"], r["scheme"], r["bin"], r["family"], r["budget"]))
+    return pa.Table.from_pylist(rows, schema=STRATEGIES), pa.Table.from_pylist(points, schema=STRATEGY_POINTS)
+
+
+def _policy_flops(cands: dict[str, tuple[str, str, np.ndarray, np.ndarray]], labels: np.ndarray, fold: np.ndarray,
+                  choices: dict[str, list[str]]) -> np.ndarray:
+    """Per problem: the FLOPs of the candidate the cross-validated policy picked for it."""
+    out = np.full(len(labels), np.nan)
+    for b, picks in choices.items():
+        for f, pick in zip((0, 1), picks, strict=True):
+            idx = (labels == b) & (fold == f)
+            out[idx] = cands[pick][3][idx]
+    return out
+
+
+def _bin_interval(diff: np.ndarray, B: int, conf: float, seed: int, *key: Any) -> tuple[float, float]:
+    counts = resample_counts(len(diff), B, rng_for(seed, "strategies-bin", *key))
+    return interval(boot_means(diff, counts)[:, 0], conf)
+
+
+def _efficiency(ref_vals: dict[tuple[str, int], np.ndarray], selectors: list[str], ks: list[int], idx: np.ndarray,
+                target: float, budget: int) -> float:
+    """Smallest best-of-N budget (best selector per k, in the bin) reaching `target`, over `budget`;
+    NaN when no k of the grid reaches it."""
+    for k in ks:
+        best = max((float(ref_vals[(s, k)][idx].mean()) for s in selectors if (s, k) in ref_vals), default=np.nan)
+        if np.isfinite(best) and round(best, 9) >= round(target, 9):
+            return k / budget
+    return float("nan")
+
+
+def _points(every: dict[str, tuple[str, str, np.ndarray, np.ndarray]], idx: np.ndarray, scheme: str, b: str,
+            budget: int, model: str, dataset: str, B: int, conf: float, seed: int) -> list[dict[str, Any]]:
+    """Per family: its best selector in the bin (in sample, for the figure), with a bootstrap interval."""
+    out = []
+    for family in sorted({v[0] for v in every.values()}):
+        members = sorted((k for k, v in every.items() if v[0] == family),
+                         key=lambda k: (-round(float(every[k][2][idx].mean()), 9), k))
+        fam, sel, val, flops = every[members[0]]
+        counts = resample_counts(int(idx.sum()), B, rng_for(seed, "strategy-points", model, dataset, scheme, b,
+                                                              family, budget))
+        lo, hi = interval(boot_means(val[idx, None], counts)[:, 0], conf)
+        out.append({"model": model, "dataset": dataset, "scheme": scheme, "bin": b, "family": fam, "selector": sel,
+                    "budget": budget, "value": float(val[idx].mean()), "ci_lo": float(lo), "ci_hi": float(hi),
+                    "flops": float(flops[idx].mean()), "n_problems": int(idx.sum())})
+    return out
+
+
+__all__ = ["STRATEGIES", "STRATEGY_POINTS", "compare_strategies"]
