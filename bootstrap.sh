@@ -56,7 +56,7 @@ build_images() {
 }
 
 apt_install docker.io mmdebstrap bubblewrap
-[ "$MODE" = test ] && apt_install slurm-wlm munge chromium
+[ "$MODE" = test ] && apt_install slurm-wlm munge chromium podman
 python_env
 start_docker
 build_images

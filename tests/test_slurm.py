@@ -70,8 +70,7 @@ def run_slurm(wd: Path, cfg: Path, env: dict, *extra: str, check: bool = True, b
 def submitted(log: str) -> dict[int, str]:
     """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log."""
     out = {}
-    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z_]+?)(?:_[a-z]+)?/",
-                         log):
+    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z]+)[a-z_]*/", log):
         out[int(m.group(1))] = m.group(3)
     return out
 
@@ -84,6 +83,12 @@ def partitions(state: Path) -> dict[int, str]:
     return out
 
 
+def allocated_cpus(env: dict) -> dict[int, int]:
+    """SLURM job id -> the CPUs it had (finished jobs stay in slurmctld for MinJobAge)."""
+    out = subprocess.run(["scontrol", "-o", "show", "job"], env=env, capture_output=True, text=True).stdout
+    return {int(j): int(c) for j, c in re.findall(r"JobId=(\d+) .*?NumCPUs=(\d+)", out)}
+
+
 def rows(wd: Path, stage: str, columns: list[str]) -> list[dict]:
     files = sorted((wd / "results" / "slurmtiny" / stage).rglob("*.parquet"))
     assert files, f"no {stage} shards in {wd}"
@@ -94,19 +99,26 @@ def rows(wd: Path, stage: str, columns: list[str]) -> list[dict]:
 def test_workflow_runs_through_slurm_and_matches_a_local_run(cluster, tmp_path):
     state, env = cluster
     wd = make_workdir(tmp_path / "slurm")
-    cfg = write_config(wd, TINY)
+    config = {**TINY, "samples_per_problem": 8}  # 4 blocks: groups of several verify and score jobs
+    cfg = write_config(wd, config)
     log = run_slurm(wd, cfg, env)
     jobs = submitted(log)
     where = partitions(state)
     assert jobs and set(jobs) <= set(where), f"jobs not seen by slurmctld: {set(jobs) - set(where)}"
     ran = {(rule, where[j]) for j, rule in jobs.items()}
     gpu_rules = {"generate", "score"}
-    assert {"generate", "verify", "score", "problems"} <= {r for r, _ in ran}
+    assert {"generate", "verify", "score", "problems", "analysis"} <= {r for r, _ in ran}, ran
     for rule, part in ran:
         assert part == ("gpu" if rule in gpu_rules else "cpu"), f"{rule} ran in {part}"
+    # group jobs: fewer submissions than blocks, each sized like one job (the profile's `cores`),
+    # not the sum of its members (which this 16-CPU node could not even hold)
+    kinds = list(jobs.values())
+    assert kinds.count("generate") == 4 and kinds.count("verify") < 4 and kinds.count("score") < 4, kinds
+    cpus = allocated_cpus(env)
+    assert all(cpus[j] <= 8 for j in jobs), {jobs[j]: cpus[j] for j in jobs}
 
     local = make_workdir(tmp_path / "local")
-    lcfg = write_config(local, TINY)
+    lcfg = write_config(local, config)
     proc = subprocess.run([SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(lcfg), "--cores", "2"],
                           cwd=local, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -165,7 +177,7 @@ def test_node_failure_during_verification_loses_no_verdicts(cluster, tmp_path):
     config = {**TINY, "datasets": {"slow": {"loader": "jsonl", "args": {
         "path": str(problems), "task": "code",
         "columns": {"problem_id": "id", "tests": "tests", "entry_point": "entry_point", "test_style": "style"}}}},
-        "verify": {"workers": 1}}
+        "verify": {"workers": 1, "backend": "podman"}}  # the daemonless engine clusters have
     cfg = write_config(wd, config)
     proc = run_slurm(wd, cfg, env, "--until", "verify", background=True)
     _wait_running(env, "verify")

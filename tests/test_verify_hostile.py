@@ -49,7 +49,7 @@ def test_at_least_thirty_hostile_cases():
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("backend", ["docker", "bubblewrap"])
+@pytest.mark.parametrize("backend", ["docker", "bubblewrap", "podman"])
 def test_hostile_samples_never_pass_and_never_hurt_others(backend, tmp_path):
     try:
         SANDBOXES.get(backend)().check()

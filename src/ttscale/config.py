@@ -127,6 +127,11 @@ def check(config: dict[str, Any], source: str = "config", root: Path | None = No
     for name, spec in (config.get("scorers") or {}).items():
         if spec.get("model") and spec["model"] not in config["models"]:
             raise ConfigError(f"{source}: scorers.{name}.model: {spec['model']!r} is not a model of the config")
+        for key, section in (("datasets", "datasets"), ("models", "models"), ("strategies", "strategies")):
+            for item in spec.get(key) or []:
+                if item not in (config.get(section) or {}):
+                    raise ConfigError(f"{source}: scorers.{name}.{key}: {item!r} is not one of the config's "
+                                      f"{section}")
 
 
 def _resolve(path: str, root: Path) -> Path:
@@ -213,6 +218,9 @@ def sampling_key(
     return f"{preset}-{fingerprint(sampling_identity(config, model, dataset, preset, root))}"
 
 
+# which runs a scorer scores, and its engine settings: not part of what its scores mean
+SCORER_SELECTION = ("engine", "datasets", "models", "strategies", "sampling")
+
 STRATEGY_IDENTITY_KEYS = (
     "kind", "beam_width", "aggregation", "step_delimiter", "max_steps", "step_tokens", "rounds",
     "context_attempts", "revision_prompt",
@@ -235,7 +243,7 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
     ident["budget"] = budget
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])
-        ident["scorer"] = _pruned({k: v for k, v in scorer.items() if k not in ("engine", "datasets")})
+        ident["scorer"] = _pruned({k: v for k, v in scorer.items() if k not in SCORER_SELECTION})
     return ident
 
 

@@ -133,10 +133,21 @@ def scorer_model_dirs(config: dict[str, Any], scorer: str) -> list[str]:
     return [m["path"]] if m.get("build") else []
 
 
+def scores_run(spec: dict[str, Any], run: Run) -> bool:
+    """Whether a scorer (its config) scores a run: its `datasets`, `models`, `strategies` and `sampling`."""
+    if spec.get("datasets") and run.dataset not in spec["datasets"]:
+        return False
+    if spec.get("models") and run.model not in spec["models"]:
+        return False
+    if run.strategy is None:
+        return spec.get("sampling", True)
+    return spec.get("strategies") is None or run.strategy in spec["strategies"]
+
+
 def scored_runs(config: dict[str, Any], all_runs: list[Run], scorer: str) -> list[Run]:
-    """The runs a scorer scores (its `datasets`, or all)."""
-    wanted = config["scorers"][scorer].get("datasets")
-    return [r for r in all_runs if not wanted or r.dataset in wanted]
+    """The runs a scorer scores."""
+    spec = config["scorers"][scorer]
+    return [r for r in all_runs if scores_run(spec, r)]
 
 
 def analysis_settings(config: dict[str, Any]) -> dict[str, Any]:

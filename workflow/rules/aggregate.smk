@@ -22,5 +22,7 @@ rule aggregate:
         f"{LOGS}/aggregate/{PART}.log",
     benchmark:
         f"{BENCH}/aggregate/{PART}.tsv"
+    group:
+        "analysis"
     script:
         "../scripts/aggregate.py"

@@ -24,6 +24,8 @@ rule analyze:
         f"{LOGS}/analyze/{PART}.log",
     benchmark:
         f"{BENCH}/analyze/{PART}.tsv"
+    group:
+        "analysis"
     script:
         "../scripts/analyze.py"
 

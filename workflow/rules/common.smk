@@ -73,10 +73,17 @@ def stage_shards(stage, run, scorer=None):
     return tplan.shards(config, stage, run, scorer)
 
 
+# run identity -> the configured scorers that score it (no `scorers:` -> none)
+RUN_SCORERS = {
+    (r.model, r.dataset, r.key): [s for s in sorted(config.get("scorers") or {})
+                                  if tplan.scores_run(config["scorers"][s], r)]
+    for r in RUNS
+}
+
+
 def run_scorers(wildcards):
-    """The configured scorers that score this run (no `scorers:` -> none)."""
-    run = run_of(wildcards)
-    return [s for s in sorted(config.get("scorers") or {}) if run in tplan.scored_runs(config, RUNS, s)]
+    """The configured scorers that score this run."""
+    return RUN_SCORERS[(wildcards.model, wildcards.dataset, wildcards.sampling)]
 
 
 def score_files(wildcards):

@@ -1,5 +1,7 @@
 # One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). The scorer's spec is
-# a param, so editing a scorer rescores its blocks; adding one scores every block once.
+# a param, so editing a scorer rescores its blocks; adding one scores every block once. Which runs
+# it scores (datasets, models, strategies, sampling) and its engine settings are left out of the
+# param: widening the selection scores only the new runs.
 
 
 rule score:
@@ -10,7 +12,7 @@ rule score:
     output:
         f"{EXP}/scores/scorer={{scorer}}/{PART}/{{block}}.parquet",
     params:
-        spec=lambda w: config["scorers"][w.scorer],
+        spec=lambda w: {k: v for k, v in config["scorers"][w.scorer].items() if k not in tconfig.SCORER_SELECTION},
     conda:
         "../envs/ttscale.yaml"
     log:

@@ -254,14 +254,29 @@ class PodmanSandbox(_CommandSandbox):
 
     name, binary = "podman", "podman"
 
+    @property
+    def image(self) -> str:
+        """Fully qualified: a short name could make podman look for it in a remote registry."""
+        image = self.settings["image"]
+        return image if "/" in image.split(":", 1)[0] else f"localhost/{image}"
+
+    def check(self) -> None:
+        super().check()
+        found = subprocess.run(["podman", "image", "exists", self.image], capture_output=True, timeout=60)
+        if found.returncode != 0:
+            raise SandboxUnavailable(f"verify.backend podman: image {self.image} is missing; build it with "
+                                     f"`bash containers/build.sh`")
+
     def command(self, limits: dict, uid: int) -> list[str]:
         s = self.settings
         return [
-            "podman", "run", "-i", "--rm", "--network", "none", "--read-only",
+            "podman", "run", "-i", "--rm", "--network", "none", "--read-only", "--pull", "never",
             "--tmpfs", f"/tmp:rw,exec,size={s['tmpfs_mb']}m,mode=1777", "--tmpfs", "/dev/shm:rw,size=64m",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", str(s["pids"]),
             "--memory", f"{s['memory_mb']}m", "--memory-swap", f"{s['memory_mb']}m", "--cpus", str(s["cpus"]),
-            "--user", f"{uid}:{uid}", "--workdir", "/tmp", s["image"], "python3", "-c", RUNNER,
+            # podman's default ulimits exceed what an unprivileged host (or a SLURM job) may grant
+            "--ulimit", "nofile=1024:1024", "--ulimit", f"nproc={s['pids']}:{s['pids']}",
+            "--user", f"{uid}:{uid}", "--workdir", "/tmp", self.image, "python3", "-c", RUNNER,
         ]
 
 

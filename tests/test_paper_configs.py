@@ -1,0 +1,138 @@
+"""The paper configs (config/paper/*.yaml) validate and plan, offline, into the block grid of ttscale.plan.
+
+Planning only (`snakemake -n` in a scratch copy of the workflow): the models and datasets are hub
+ids that are not on this machine, and planning must not need them (hub datasets declare their
+problem count with `limit`; the hub libraries are forced offline here). Every planned shard path is
+compared with the paths ttscale.plan computes, and the paper's sample counts are checked. Job counts
+and the planning time are printed, not asserted (benchmarks/planning.py measures the time).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+from workflow_utils import snakemake
+
+from ttscale import plan as tplan
+from ttscale.config import check, experiment_dir, validate
+
+PAPERS = ["monkeys", "snell", "liu"]
+_RULE = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):\s*$")
+_OUTPUT = re.compile(r"^\s+output: (.*)$")
+_STAT = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def dry_run(workdir: Path, configfile: Path) -> tuple[dict[str, set[str]], dict[str, int]]:
+    """One `snakemake -n`: rule -> planned outputs, and rule -> jobs (Snakemake's job stats table)."""
+    out = snakemake(workdir, configfile, "-n")
+    outputs: dict[str, set[str]] = defaultdict(set)
+    counts: dict[str, int] = {}
+    rule = None
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if m := _RULE.match(line):
+            rule = m.group(1)
+        elif rule and (m := _OUTPUT.match(line)):
+            outputs[rule].update(m.group(1).split(", "))
+            rule = None
+        elif line.startswith("Job stats:") and not counts:
+            for row in lines[i + 3:]:
+                if not (m := _STAT.match(row.strip())):
+                    break
+                counts[m.group(1)] = int(m.group(2))
+    return dict(outputs), counts
+
+
+def load(name: str, root: Path) -> dict:
+    path = REPO / "config" / "paper" / f"{name}.yaml"
+    config = validate(yaml.safe_load(path.read_text()), str(path))
+    check(config, str(path), root)
+    return config
+
+
+def expected_outputs(config: dict, runs: list[tplan.Run]) -> dict[str, set[str]]:
+    """rule -> every output path the workflow must plan for a config with no results yet."""
+    exp = experiment_dir(config)
+    out = {
+        "generate": {p for r in runs for p in tplan.shards(config, "samples", r)},
+        "verify": {p for r in runs for p in tplan.shards(config, "verdicts", r)},
+        "problems": {str(exp / "problems" / f"{d}.parquet") for d in config["datasets"]},
+        "audit": {str(exp / "audit" / f"{d}.parquet") for d in config["datasets"]},
+        "aggregate": {str(exp / "aggregate" / r.partition() / f) for r in runs
+                      for f in ("samples.parquet", "problems.parquet")},
+    }
+    if config["scorers"]:
+        out["score"] = {p for s in config["scorers"] for r in tplan.scored_runs(config, runs, s)
+                        for p in tplan.shards(config, "scores", r, s)}
+    return out
+
+
+def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
+    """What each config must keep to reproduce its paper (edits that break these are caught)."""
+    by_dataset = {r.dataset: r for r in runs if r.strategy is None}
+    if name == "monkeys":
+        for d in ("gsm8k", "math", "code_contests"):
+            assert by_dataset[d].samples_per_problem == 10_000
+        assert by_dataset["gsm8k"].n_problems == by_dataset["math"].n_problems == 128
+        assert by_dataset["code_contests"].n_problems == 165
+        assert {config["sampling"][r.preset]["temperature"] for r in runs} == {0.6}
+        scored = {(r.model, r.dataset) for r in tplan.scored_runs(config, runs, "armorm")}
+        assert scored == {(m, d) for m in ("llama3_8b_it", "llama3_70b_it") for d in ("gsm8k", "math")}
+        assert sum(r.n_samples for r in runs) == 41_571_250
+        assert not [r for r in runs if r.strategy]
+    elif name == "snell":
+        assert by_dataset["math500"].n_problems == 500
+        kinds = {config["strategies"][r.strategy]["kind"] for r in runs if r.strategy}
+        assert kinds == {"beam", "revisions"}
+        assert max(r.budget for r in runs if r.strategy) == 256
+        assert {r.model for r in runs if r.strategy} == {"llama31_8b_it"}
+        assert config["analysis"]["bins"]["quantiles"] == 5
+    elif name == "liu":
+        assert {r.dataset: r.n_problems for r in runs} == {"math500": 500, "aime24": 30}
+        assert len(config["models"]) == 10 and len(config["scorers"]) == 4
+        searches = {(r.model, r.dataset, config["strategies"][r.strategy]["kind"],
+                     config["strategies"][r.strategy]["scorer"], r.budget) for r in runs if r.strategy}
+        assert len(searches) == 10 * 2 * 2 * 4 * 4  # policies x datasets x {beam, dvts} x PRMs x budgets
+        assert {b for *_, b in searches} == {4, 16, 64, 256}
+        for r in runs:  # a search is scored by the PRM that guided it; best-of-N by every PRM
+            scorers = {s for s in config["scorers"] if tplan.scores_run(config["scorers"][s], r)}
+            assert scorers == ({config["strategies"][r.strategy]["scorer"]} if r.strategy else set(config["scorers"]))
+        assert config["analysis"]["bins"]["absolute_edges"] == [0.1, 0.5]
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    config = load(name, workdir)
+    runs = tplan.runs(config, workdir)
+    paper_facts(name, config, runs)
+    blocks = sum(len(r.blocks) for r in runs)
+
+    start = time.time()
+    outputs, counts = dry_run(workdir, workdir / "config" / "paper" / f"{name}.yaml")
+    seconds = time.time() - start
+
+    for rule, paths in expected_outputs(config, runs).items():
+        got = outputs.get(rule, set())
+        assert got == paths, (f"{name}: rule {rule} plans {len(got)} outputs, the block grid has {len(paths)}; "
+                              f"missing e.g. {sorted(paths - got)[:2]}, extra e.g. {sorted(got - paths)[:2]}")
+    # One job per block of each per-block stage, one per run after that, one per experiment at the end.
+    assert counts["generate"] == counts["verify"] == blocks
+    assert counts.get("score", 0) == sum(len(r.blocks) for s in config["scorers"]
+                                         for r in tplan.scored_runs(config, runs, s))
+    assert counts["aggregate"] == counts["analyze"] == len(runs)
+    assert counts["problems"] == counts["audit"] == len(config["datasets"])
+    assert counts["compare"] == counts["report"] == counts["all"] == 1
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+
+    with capsys.disabled():
+        detail = ", ".join(f"{k}={v}" for k, v in counts.items() if k not in ("all", "total"))
+        print(f"\n{name}: {counts['total']} jobs ({detail}) for {len(runs)} runs, {blocks} sample blocks, "
+              f"{sum(r.n_samples for r in runs):,} samples; planned in {seconds:.1f}s")
