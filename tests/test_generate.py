@@ -151,3 +151,27 @@ def test_openai_block_resumes_without_redoing_requests(setup, monkeypatch):
         run_block(c, "m", "d", key, block, problems, out, root=root)
     assert len(healthy.served) == 12 - 5  # only the unfinished requests were sent again
     assert read_table(out, SAMPLES).num_rows == 12 and not journal.exists()
+
+
+def test_written_files_are_readable_by_the_group(tmp_path):
+    """Atomic writes go through a private temporary file; the result gets the umask's usual mode,
+    so colleagues on a shared cluster file system can read the shards."""
+    import os
+
+    from ttscale.io import write_text
+
+    old = os.umask(0o022)
+    try:
+        import importlib
+
+        import ttscale.io as tio
+
+        importlib.reload(tio)  # the module reads the umask once, at import
+        tio.write_text(tmp_path / "x.txt", "hello\n")
+        assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644
+        assert not list(tmp_path.glob(".x.txt.*"))
+    finally:
+        os.umask(old)
+        importlib.reload(tio)
+    write_text(tmp_path / "y.txt", "again\n")
+    assert (tmp_path / "y.txt").read_text() == "again\n"

@@ -102,6 +102,10 @@ def test_more_samples_plans_only_new_blocks(tiny):
     gen = sorted(Path(p).name for p in jobs["generate"])
     assert gen == ["p00000-00002_s000004-000006.parquet", "p00000-00002_s000006-000008.parquet"]
     assert "problems" not in jobs
+    # the same, raised per dataset: the dataset's spec changes, its problem table and audit do not
+    jobs = planned(wd, _variant(wd, lambda c: [d.update(samples_per_problem=8) for d in c["datasets"].values()]))
+    assert sorted(Path(p).name for p in jobs["generate"]) == gen
+    assert "problems" not in jobs and "audit" not in jobs
 
 
 def test_new_dataset_or_model_plans_only_its_blocks(tiny):
