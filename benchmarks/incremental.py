@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,21 +23,17 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from conftest import make_workdir
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 MODEL = REPO / "resources" / "models" / "smollm2-135m-instruct"
 
 
 def workdir(name: str) -> Path:
-    wd = Path(tempfile.mkdtemp(prefix=f"ttscale-bench-{name}-"))
-    for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, wd / item)
-        elif src.exists():
-            shutil.copy(src, wd / item)
-    (wd / "resources" / "models").mkdir(parents=True)
-    os.symlink(MODEL, wd / "resources" / "models" / MODEL.name)
-    return wd
+    """A scratch copy of the workflow sharing the built embedded model, as the tests make it."""
+    return make_workdir(Path(tempfile.mkdtemp(prefix=f"ttscale-bench-{name}-")))
 
 
 def run(wd: Path, config: dict) -> float:
@@ -71,7 +65,6 @@ def main() -> None:
     ap.add_argument("--raise", dest="fraction", type=float, default=0.10)
     args = ap.parse_args()
     if not (MODEL / "config.json").exists():
-        sys.path.insert(0, str(REPO / "src"))
         from ttscale.models.build import build
 
         build("smollm2_gguf", MODEL)

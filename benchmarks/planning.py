@@ -31,7 +31,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from conftest import make_workdir
 
 from ttscale.config import check, validate
 from ttscale.plan import runs
@@ -42,15 +44,8 @@ _STAT = re.compile(r"^(\w+)\s+(\d+)$")
 
 
 def workdir() -> Path:
-    """A scratch copy of the workflow, as tests/conftest.py's make_workdir makes."""
-    wd = Path(tempfile.mkdtemp(prefix="ttscale-bench-plan-"))
-    for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, wd / item)
-        elif src.exists():
-            shutil.copy(src, wd / item)
-    return wd
+    """A scratch copy of the workflow, as the tests make it."""
+    return make_workdir(Path(tempfile.mkdtemp(prefix="ttscale-bench-plan-")))
 
 
 def job_stats(text: str) -> dict[str, int]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from workflow_utils import planned, write_config
+from test_paper_configs import dry_run
+from workflow_utils import write_config
 
 from ttscale.config import validate
 from ttscale.plan import runs
@@ -40,11 +41,11 @@ def test_paper_scale_plans_coarse_jobs(workdir, capsys):
     blocks = sum(len(r.blocks) for r in expected)
     assert blocks == 5 * 4 * 20 and sum(r.n_samples for r in expected) == 100_000_000
     start = time.time()
-    jobs = planned(workdir, cfg)
+    outputs, counts = dry_run(workdir, cfg)
     seconds = time.time() - start
-    total = sum(len(v) or 1 for v in jobs.values())
-    assert len(jobs["generate"]) == blocks
+    assert len(outputs["generate"]) == counts["generate"] == blocks
+    assert counts["aggregate"] == counts["analyze"] == len(expected)
     with capsys.disabled():
-        counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(jobs.items()))
-        print(f"\npaper-scale dry run: {total} jobs ({counts}) for {blocks} sample blocks "
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k not in ("all", "total"))
+        print(f"\npaper-scale dry run: {counts['total']} jobs ({detail}) for {blocks} sample blocks "
               f"of 100,000,000 samples, planned in {seconds:.1f}s")
