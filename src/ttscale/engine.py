@@ -35,6 +35,20 @@ def release(llm: Any) -> None:
         _PARKED.clear()
         del llm
         gc.collect()
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise), so a process that loads
+    engine after engine (the test suite, a search job's generator and scorer) does not grow."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 def on_cpu() -> bool:
