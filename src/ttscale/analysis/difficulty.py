@@ -48,6 +48,13 @@ def absolute_bins(pass1: np.ndarray, edges: tuple[float, float] = (0.1, 0.5)) ->
 ABSOLUTE_ORDER = ("easy", "medium", "hard")
 
 
+def bin_schemes(pass1: np.ndarray, bins: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per problem, its bin in each scheme: `all` (one bin), `quantile` and `absolute`."""
+    return {"all": np.array(["all"] * len(pass1), dtype=object),
+            "quantile": quantile_bins(pass1, bins["quantiles"]),
+            "absolute": absolute_bins(pass1, tuple(bins["absolute_edges"]))}
+
+
 def bin_order(scheme: str, labels: np.ndarray) -> list[str]:
     present = set(labels.tolist())
     if scheme == "absolute":
@@ -110,5 +117,5 @@ def compute_optimal(values: dict[str, np.ndarray], bins: np.ndarray, fold: np.nd
     }
 
 
-__all__ = ["ABSOLUTE_ORDER", "absolute_bins", "bin_order", "compute_optimal", "quantile_bins",
+__all__ = ["ABSOLUTE_ORDER", "absolute_bins", "bin_order", "bin_schemes", "compute_optimal", "quantile_bins",
            "resample_counts", "two_folds"]

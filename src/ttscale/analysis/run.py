@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ttscale.analysis.cost import check_prices, cost_at, model_dims, problem_costs
 from ttscale.analysis.data import RunData, load_run, selector_names
-from ttscale.analysis.difficulty import absolute_bins, bin_order, compute_optimal, quantile_bins, two_folds
+from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
 from ttscale.analysis.fits import band, beta_pass_at_k, fit_beta, fit_power_law, power_law
 from ttscale.analysis.passk import pass_at_k_matrix
@@ -155,11 +155,8 @@ def _votes(data: RunData, ks: np.ndarray, vs: dict[str, Any], rng: np.random.Gen
 
 
 def difficulty_schemes(data: RunData, settings: dict[str, Any]) -> dict[str, np.ndarray]:
-    pass1 = data.n_correct / data.n
     bins = settings["bins"]
-    schemes = {"all": np.array(["all"] * data.n_problems, dtype=object),
-               "quantile": quantile_bins(pass1, bins["quantiles"]),
-               "absolute": absolute_bins(pass1, tuple(bins["absolute_edges"]))}
+    schemes = bin_schemes(data.n_correct / data.n, bins)
     distinct = {lv for lv in data.levels if lv is not None}
     # a dataset's own levels are a scheme when they are few (MATH's 1-5), not per-problem metadata
     if bins.get("levels", True) and 2 <= len(distinct) <= bins["max_levels"] and len(distinct) < data.n_problems:

@@ -29,13 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ttscale.analysis.difficulty import absolute_bins, bin_order, compute_optimal, quantile_bins, two_folds
+from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
+from ttscale.analysis.run import ORACLE
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
 from ttscale.errors import DataError
 
 log = logging.getLogger(__name__)
 
-ORACLE = "oracle"
 BEST_OF_N = "best-of-N"
 
 STRATEGIES = pa.schema([
@@ -97,9 +97,8 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
             np.asarray(ref_costs["completion_tokens"].to_numpy(), np.float64)
         fpt = np.asarray(ref_costs["flops_per_token"].to_numpy(), np.float64)
         pass1 = np.asarray(ref_costs["n_correct"].to_numpy(), np.float64) / n_ref
-        bins = settings["bins"]
-        schemes = {"all": np.array(["all"] * P, dtype=object), "quantile": quantile_bins(pass1, bins["quantiles"]),
-                   "absolute": absolute_bins(pass1, tuple(bins["absolute_edges"]))}
+        schemes = bin_schemes(pass1, settings["bins"])
+        fold = two_folds(P, rng_for(seed, "strategies-folds", model, dataset))  # the same halves at every budget
         bon_selectors = sorted({s for s, _ in ref_vals if s != ORACLE})
         # candidates per budget: label -> (family, selector, per-problem value, per-problem flops)
         cands: dict[int, dict[str, tuple[str, str, np.ndarray, np.ndarray]]] = {}
@@ -110,7 +109,8 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
             if sorted(spids) != sorted(pids):
                 raise DataError(f"{rf['values']}: strategy {rf['strategy']} (N={budget}) has other problems than "
                                 f"the repeated-sampling run {ref['sampling']} of {model}/{dataset}")
-            order = np.array([spids.index(p) for p in pids])
+            where = {p: i for i, p in enumerate(spids)}
+            order = np.array([where[p] for p in pids])
             tokens = np.asarray(sc["search_tokens"].to_numpy(), np.float64)[order]
             sfpt = np.asarray(sc["flops_per_token"].to_numpy(), np.float64)[order]
             vals = _values(rf["values"], pids)
@@ -129,7 +129,6 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
             bon = {f"{BEST_OF_N} · {s}": (BEST_OF_N, s, ref_vals[(s, budget)], budget * per_sample * fpt)
                    for s in bon_selectors}
             every = {**bon, **cands[budget]}
-            fold = two_folds(P, rng_for(seed, "strategies-folds", model, dataset))
             counts = resample_counts(P, B, rng_for(seed, "strategies", model, dataset, budget))
             for scheme, labels in schemes.items():
                 opt = compute_optimal({k: v[2] for k, v in every.items()}, labels, fold, counts, conf)

@@ -153,25 +153,15 @@ def _extrapolation_rows(extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _optimal_rows(opt: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for r in opt:
-        choices = json.loads(r["choices"])
-        compact = "; ".join(f"{b}: {' / '.join(dict.fromkeys(c))}" for b, c in choices.items())
-        out.append({**r, "choices": compact})
-    return out
+def _compact(choices: Any) -> str:
+    """Fold choices ({bin: [fold 1, fold 2]} or [fold 1, fold 2]) into one line, repeats merged."""
+    if isinstance(choices, dict):
+        return "; ".join(f"{b}: {' / '.join(dict.fromkeys(c))}" for b, c in choices.items())
+    return " / ".join(dict.fromkeys(choices or []))
 
 
-def _strategy_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for r in rows:
-        choices = json.loads(r["choices"])
-        if isinstance(choices, dict):
-            text = "; ".join(f"{b}: {' / '.join(dict.fromkeys(c))}" for b, c in choices.items())
-        else:
-            text = " / ".join(dict.fromkeys(choices or []))
-        out.append({**r, "choices": text})
-    return out
+def _choice_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "choices": _compact(json.loads(r["choices"]))} for r in rows]
 
 
 def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
@@ -209,8 +199,8 @@ def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
         "fits": data["fits"],
         "extrapolation": _extrapolation_rows(data["extrapolation"]),
         "compute_matched": data["matched"],
-        "compute_optimal": _optimal_rows(data["optimal"]),
-        "strategies": _strategy_rows(data["strategies"]),
+        "compute_optimal": _choice_rows(data["optimal"]),
+        "strategies": _choice_rows(data["strategies"]),
     }
     for name, rows in tables.items():
         written += write_all(out / "tables" / name, rows, COLUMNS[name], digits, TITLES[name])

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ttscale.analysis.difficulty import bin_order
 from ttscale.io import atomic_path
 
 Rows = list[dict[str, Any]]
@@ -266,7 +267,7 @@ def bins_figure(path: Path, dataset: str, curves: Rows, summary: Rows, dpi: int)
                 for r in mine:
                     if r["bin"] not in bins:
                         bins.append(r["bin"])
-                bins = sorted(bins, key=lambda b: ({"easy": 0, "medium": 1, "hard": 2}.get(b, 3), len(b), b))
+                bins = bin_order(scheme, np.array(bins, dtype=object))
                 kmax = 1.0
                 for j, b in enumerate(bins):
                     color = BIN_CMAP(j / max(len(bins) - 1, 1) * 0.9)
@@ -372,10 +373,8 @@ def strategies_figure(path: Path, dataset: str, points: Rows, strategies: Rows, 
     and the cross-validated compute-optimal policy, against the generation budget N."""
     models = sorted({r["model"] for r in points})
     panels = [(m, s, b) for m in models for s in ("all", "quantile", "absolute")
-              for b in ([] if s != "all" else ["all"]) + sorted({r["bin"] for r in points if r["model"] == m and
-                                                                r["scheme"] == s and s != "all"},
-                                                               key=lambda b: ({"easy": 0, "medium": 1, "hard": 2}
-                                                                              .get(b, 3), len(b), b))]
+              for b in bin_order(s, np.array([r["bin"] for r in points if r["model"] == m and r["scheme"] == s],
+                                             dtype=object))]
     with plt.rc_context(STYLE):
         fig, axes = _grid(max(len(panels), 1), ncols=3, w=4.4, h=3.5)
         if not panels:
