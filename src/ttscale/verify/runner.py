@@ -331,8 +331,10 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None) -> dic
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    cpu = 0.0
     try:
-        _, wstatus = os.waitpid(pid, 0)
+        _, wstatus, usage = os.wait4(pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
     except ChildProcessError:
         wstatus = 0
     duration = time.monotonic() - start
@@ -357,6 +359,8 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None) -> dic
     elif os.WIFSIGNALED(wstatus):
         sig = os.WTERMSIG(wstatus)
         result["status"] = {signal.SIGXCPU: "timeout", signal.SIGKILL: "memory"}.get(sig, "crashed")
+        if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
+            result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
     elif parsed is None:
         code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
