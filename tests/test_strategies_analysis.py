@@ -150,3 +150,18 @@ def test_a_strategy_on_other_problems_is_refused(experiment, tmp_path):
     outputs = {t: tmp_path / f"{t}.parquet" for t in ("curves", "costs", "strategies")}
     with pytest.raises(DataError, match="other problems"):
         combine([runs[0], odd], outputs, settings, seed=0)
+
+
+def test_values_pivot_orders_by_problem_and_names_strangers(tmp_path):
+    from ttscale.analysis.strategies import _values
+
+    f = tmp_path / "values.parquet"
+    pq.write_table(pa.table({"selector": ["vote", "vote", "oracle", "vote"], "k": [1, 1, 2, 2],
+                             "problem_id": ["b", "a", "a", "c"], "value": [0.25, 0.5, 1.0, 0.75]}), f)
+    out = _values(str(f), ["a", "b", "c"])
+    assert sorted(out) == [("oracle", 2), ("vote", 1), ("vote", 2)]
+    np.testing.assert_array_equal(out[("vote", 1)], [0.5, 0.25, np.nan])
+    np.testing.assert_array_equal(out[("oracle", 2)], [1.0, np.nan, np.nan])
+    np.testing.assert_array_equal(out[("vote", 2)], [np.nan, np.nan, 0.75])
+    with pytest.raises(DataError, match=r"values\.parquet: problem 'c' is not among"):
+        _values(str(f), ["a", "b"])

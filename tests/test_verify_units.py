@@ -93,3 +93,49 @@ def test_unknown_verifier_name_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown verifier 'lean'"):
         verify_items([_math_item("1", "1")], {"by_task": {"math": "lean"}})
+
+
+def test_process_session_sees_answers_that_arrive_together():
+    """Two answers written at once must both be received: a buffered reader would swallow the
+    second and the next recv() would wait out its timeout and call the sandbox dead."""
+    import sys
+    import time
+
+    from ttscale.verify.sandbox import ProcessSession
+
+    script = ("import sys; sys.stdin.readline(); sys.stdout.write('{\"id\": 0}\\n{\"id\": 1}\\n'); "
+              "sys.stdout.flush(); sys.stdin.readline()")
+    session = ProcessSession([sys.executable, "-c", script], {"limits": True})
+    try:
+        start = time.monotonic()
+        assert session.recv(5.0) == {"id": 0}
+        assert session.recv(5.0) == {"id": 1}
+        assert time.monotonic() - start < 4.0
+        with pytest.raises(TimeoutError):
+            session.recv(0.2)
+    finally:
+        session.close()
+
+
+def test_humaneval_command_runs_identical_completions_once(tmp_path, monkeypatch):
+    """Bookkeeping only (the real sandbox is in test_verify_agreement): duplicates share one run and
+    still get one result line each, in the input order."""
+    from ttscale.verify import cli
+
+    seen: list[dict] = []
+
+    def fake_run_tasks(tasks, backend, limits, workers):
+        seen.extend(tasks)
+        return {t["id"]: {"status": "passed" if "return 1" in t["code"] else "failed"} for t in tasks}
+
+    monkeypatch.setattr(cli, "run_tasks", fake_run_tasks)
+    rows = [("HumanEval/0", "    return 1\n"), ("HumanEval/0", "    return 2\n"), ("HumanEval/0", "    return 1\n"),
+            ("HumanEval/1", "    return 1\n")]
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c in rows))
+    scores = cli.evaluate(str(f), [1], "docker", workers=1, timeout=3.0)
+    assert len(seen) == 3
+    out = [json.loads(x) for x in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
+    assert [(o["task_id"], o["passed"]) for o in out] == [("HumanEval/0", True), ("HumanEval/0", False),
+                                                          ("HumanEval/0", True), ("HumanEval/1", True)]
+    assert scores["pass@1"] == pytest.approx((2 / 3 + 1) / 2)

@@ -70,9 +70,10 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check_files(stage: str, files: Sequence[str], schema: pa.Schema) -> dict[str, int]:
-    """Existence and schema of each shard; returns block name -> row count (from the footer)."""
-    rows: dict[str, int] = {}
+def _check_files(stage: str, files: Sequence[str], schema: pa.Schema) -> dict[str, tuple[int, set[str]]]:
+    """Existence and schema of each shard, from its footer alone; returns block name -> (row count,
+    column names)."""
+    rows: dict[str, tuple[int, set[str]]] = {}
     missing = [f for f in files if not Path(f).exists()]
     if missing:
         more = f" (and {len(missing) - EXAMPLES} more)" if len(missing) > EXAMPLES else ""
@@ -82,11 +83,12 @@ def _check_files(stage: str, files: Sequence[str], schema: pa.Schema) -> dict[st
             meta = pq.read_metadata(f)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"{f}: not a readable Parquet file ({exc})") from exc
-        check_schema(meta.schema.to_arrow_schema(), schema, f)
+        arrow = meta.schema.to_arrow_schema()
+        check_schema(arrow, schema, f)
         name = Path(f).stem
         if name in rows:
             raise DataError(f"{stage}: block {name} is listed twice ({f})")
-        rows[name] = meta.num_rows
+        rows[name] = (meta.num_rows, set(arrow.names))
     return rows
 
 
@@ -96,7 +98,7 @@ class _Partner:
     def __init__(self, stage: str, files: Sequence[str], cols: dict[str, str], schema: pa.Schema) -> None:
         self.stage = stage
         self.cols = cols  # source column -> output column
-        self.rows = _check_files(stage, files, schema)
+        _check_files(stage, files, schema)
         self.by_block = {Path(f).stem: str(f) for f in files}
 
 
@@ -217,7 +219,7 @@ def aggregate_run(
     start = time.time()
     if not samples:
         raise DataError(f"{model}/{dataset}/{sampling}: no sample shards to aggregate")
-    sample_rows = _check_files("samples", samples, SAMPLES)
+    footers = _check_files("samples", samples, SAMPLES)
     by_block = {Path(f).stem: str(f) for f in samples}
     partners = [_Partner("verdicts", verdicts, {c: c for c in VERDICT_COLS}, VERDICTS)]
     for scorer, files in sorted(scores.items()):
@@ -250,8 +252,8 @@ def aggregate_run(
             log.warning("%s: excluded ids not in the problem table (ignored): %s", dataset, unknown[:EXAMPLES])
         meta = {"model": model, "dataset": dataset, "sampling": sampling, "blocks": sorted(by_block),
                 "scorers": sorted(scores), "excluded": excluded, "keyed_blocks": sorted(keyed),
-                "samples": int(sum(sample_rows.values()))}
-        search = all(set(SEARCH_COLS) <= set(pq.read_schema(f).names) for f in by_block.values())
+                "samples": int(sum(n for n, _ in footers.values()))}
+        search = all(set(SEARCH_COLS) <= names for _, names in footers.values())
         query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search)
         with atomic_path(out_samples) as tmp:
             kv = _q(json.dumps(meta, sort_keys=True))

