@@ -1,7 +1,8 @@
 """The adapter between Snakemake's `script:` entry points and the package.
 
 Entry points in workflow/scripts/ call `run_script`, which sends logging to the job's log file,
-turns the user-facing errors into one clear line (no traceback), and times the call.
+turns the user-facing errors into one clear line (no traceback), logs any other error with its
+traceback (so the job's log file shows it too), and times the call.
 """
 
 from __future__ import annotations
@@ -41,5 +42,9 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
     except TtscaleError as exc:
         log.error("%s", exc)
         sys.exit(1)
+    except Exception:
+        # a bug, not a user error: its traceback belongs in the job's log file, not only Snakemake's stderr
+        log.exception("rule %s failed", snakemake.rule)
+        raise
     log.info("done in %.1fs", time.time() - start)
     return result

@@ -88,6 +88,19 @@ def results_table(requests: list[Request], results: list[Result]) -> pa.Table:
     )
 
 
+def _is_strategy_key(config: dict[str, Any], model: str, dataset: str, sampling: str, root: Path) -> bool:
+    """Whether a sampling key names a search run (`<strategy>.n<budget>-<hash>`).
+
+    Decided by the config, not by the spelling: preset names may contain "." too (`t0.8`), and a
+    preset may even be called like a strategy run (`beam.n4`); the hash tells them apart.
+    """
+    preset = sampling.rpartition("-")[0]
+    if preset in config["sampling"] and sampling_key(config, model, dataset, preset, root) == sampling:
+        return False
+    strategy, _, budget = preset.rpartition(".n")
+    return strategy in (config.get("strategies") or {}) and budget.isdigit()
+
+
 def _run_strategy_block(config: dict[str, Any], model: str, dataset: str, sampling: str, block: str,
                         problems_path: str | Path, output: str | Path, threads: int | None, root: Path,
                         backend: Backend | None) -> dict[str, Any]:
@@ -96,14 +109,17 @@ def _run_strategy_block(config: dict[str, Any], model: str, dataset: str, sampli
     from ttscale.search import run_search_block
 
     run = find_run(config, model, dataset, sampling, root)
+    if run.strategy is None:  # checked before any engine is built
+        raise DataError(f"{output}: {sampling} is not a search run of the current config")
+    scorer_name = config["strategies"][run.strategy].get("scorer")
     spec = config["models"][model]
     own = backend is None
     if backend is None:
         backend = BACKENDS.get(spec["backend"], f"models.{model}.backend")(model, spec, root, threads=threads,
                                                                           seed=config["seed"])
-    scorer_name = config["strategies"][run.strategy].get("scorer")
-    scorer = make_scorer(scorer_name, config, root, threads) if scorer_name else None
+    scorer = None
     try:
+        scorer = make_scorer(scorer_name, config, root, threads) if scorer_name else None
         return run_search_block(config, run, Block.parse(block), problems_path, output, backend, scorer)
     finally:
         if scorer is not None:
@@ -129,10 +145,13 @@ def run_block(
     `backend` may be passed in to reuse a loaded engine for several blocks (benchmarks, tests).
     """
     root = root or Path.cwd()
-    preset, _, _ = sampling.rpartition("-")
-    if "." in preset:  # a search strategy's run: <strategy>.n<budget>-<hash>
+    if _is_strategy_key(config, model, dataset, sampling, root):
         return _run_strategy_block(config, model, dataset, sampling, block, problems_path, output, threads,
                                    root, backend)
+    preset = sampling.rpartition("-")[0]
+    if preset not in config["sampling"]:
+        raise DataError(f"{output}: {sampling} names neither a sampling preset nor a search run of the current "
+                        f"config; the workflow plans paths from the current config")
     key = sampling_key(config, model, dataset, preset, root)
     if key != sampling:
         raise DataError(
@@ -163,6 +182,9 @@ def run_block(
     seconds = time.time() - start
     table = results_table(requests, results)
     tokens = int(pc.sum(table["completion_tokens"]).as_py() or 0)
+    # The rate counts only what this run generated: after a resume, results restored from the journal
+    # are in the table but took none of `seconds` (backends report only new tokens to `progress`).
+    new_tokens = progress.tokens
     summary = {
         "model": model,
         "dataset": dataset,
@@ -173,12 +195,12 @@ def run_block(
         "engine": backend.describe(),
         "seconds": round(seconds, 3),
         "completion_tokens": tokens,
-        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else None,
+        "tokens_per_second": round(new_tokens / seconds, 1) if seconds > 0 else None,
     }
     if table.num_rows != blk.size:
         raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
     write_table(output, table, SAMPLES, metadata=summary)
     journal.unlink(missing_ok=True)
-    log.info("wrote %s: %d samples, %d tokens in %.1fs (%.0f tok/s)", output, table.num_rows, tokens,
-             seconds, tokens / max(seconds, 1e-9))
+    log.info("wrote %s: %d samples, %d tokens (%d new) in %.1fs (%.0f tok/s)", output, table.num_rows, tokens,
+             new_tokens, seconds, new_tokens / max(seconds, 1e-9))
     return summary

@@ -3,6 +3,12 @@
 Requests run with bounded concurrency and retries with exponential backoff. Each finished request
 is appended to a journal next to the block's shard; if the job is killed, the rerun reads the
 journal and sends only the requests that had not finished.
+
+Besides the standard OpenAI fields, requests carry vLLM/SGLang extras: `add_special_tokens` on the
+completions endpoint (the prompt is already rendered), `top_k`/`min_p`/`repetition_penalty` when
+set, and `continue_final_message` when a chat request ends with an assistant prefix. Hosted APIs
+that reject unknown fields or cannot prefill an assistant turn are therefore not suited to the
+completions endpoint, nor to datasets with `prompt.assistant_prefix` on the chat endpoint.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ttscale.generate.base import Backend, Request, Result, render_with_tokenizer
 from ttscale.generate.progress import Progress
@@ -23,6 +29,8 @@ _STANDARD = {
     "completions": {"model", "prompt", "max_tokens", "temperature", "top_p", "seed", "stop", "logprobs"},
     "chat": {"model", "messages", "max_tokens", "temperature", "top_p", "seed", "stop", "logprobs"},
 }
+# Values of the non-standard sampling parameters that mean "off" (vLLM's defaults); others are sent.
+_OFF: dict[str, tuple[Any, ...]] = {"top_k": (None, 0, -1), "min_p": (None, 0.0), "repetition_penalty": (None, 1.0)}
 
 
 class OpenAIBackend(Backend):
@@ -80,16 +88,23 @@ class OpenAIBackend(Backend):
         }
         if p.get("stop"):
             body["stop"] = list(p["stop"])
-        extra = {k: p[k] for k in ("top_k", "min_p", "repetition_penalty") if p.get(k) not in (None, 0, 0.0, 1.0)}
+        extra = {k: p[k] for k, off in _OFF.items() if p.get(k) not in off}
         if p.get("include_stop_str_in_output"):  # search steps keep their delimiter (vLLM servers)
             extra["include_stop_str_in_output"] = True
         body.update(extra)
         if self.settings["endpoint"] == "chat":
             body["messages"] = r.messages
+            if r.messages and r.messages[-1].get("role") == "assistant":
+                # render() ends the messages with the assistant prefix; without these the server closes
+                # that turn and opens a new one, and the text would not continue the prefix.
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
             if self.settings["logprobs"]:
                 body["logprobs"] = True
         else:
             body["prompt"] = r.prompt
+            # The prompt is rendered already (a chat template holds its own BOS); vLLM would add one.
+            body["add_special_tokens"] = bool(r.add_special_tokens)
             if self.settings["logprobs"]:
                 body["logprobs"] = 1
         return body
@@ -153,7 +168,7 @@ class OpenAIBackend(Backend):
             progress.update(len(results))
         key = os.environ.get(self.settings["api_key_env"], "EMPTY")
         sem = asyncio.Semaphore(int(self.settings["concurrency"]))
-        jfh = open(journal, "a", encoding="utf-8") if journal else None  # noqa: SIM115 - closed in finally
+        jfh = _open_journal(journal) if journal else None
         try:
             async with openai.AsyncOpenAI(
                 base_url=self.settings["base_url"],
@@ -194,16 +209,36 @@ class OpenAIBackend(Backend):
                 "served_model": self.served_name}
 
 
+def _open_journal(path: Path) -> TextIO:
+    """Open the journal for appending, starting on a fresh line.
+
+    A kill can leave the last line cut without its newline; the next record would be glued to it
+    and both lost on the next read. Ending that line keeps every new record on its own line (the
+    cut one is skipped when read, and its request redone).
+    """
+    with open(path, "a+b") as fh:  # appends go to the end whatever the read position
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+    return open(path, "a", encoding="utf-8")
+
+
 def _read_journal(path: Path) -> dict[tuple[str, int, int], Result]:
+    """Finished requests by (problem_id, sample_index, seed); unreadable lines are skipped, and redone."""
     out: dict[tuple[str, int, int], Result] = {}
     if not path.exists():
         return out
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by the kill; that request is simply redone
-            key = (rec.pop("problem_id"), rec.pop("sample_index"), rec.pop("seed"))
-            out[key] = Result(**rec)
+                key = (str(rec.pop("problem_id")), int(rec.pop("sample_index")), int(rec.pop("seed")))
+                out[key] = Result(**rec)
+            except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+                # typically a line cut by a kill; its request is simply sent again
+                log.warning("%s:%d: skipping a journal line that is not a complete result (%s: %s); "
+                            "its request is redone", path, n, type(exc).__name__, exc)
     return out

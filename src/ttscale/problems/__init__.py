@@ -87,7 +87,7 @@ def build_problems(name: str, spec: dict[str, Any], root: Path | None = None) ->
         rows.append(
             {
                 **fields,
-                **render_problem(fields, prompt, examples),
+                **render_problem(fields, prompt, examples, f"datasets.{name}.prompt"),
                 "position": pos,
                 "dataset": name,
                 "task": task,

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ttscale.errors import ConfigError
 from ttscale.score.base import Item, Scorer, row
 from ttscale.score.engines import scorer_path, vllm_engine
 
@@ -27,6 +28,7 @@ class GenerativeScorer(Scorer):
         super().__init__(*args, **kwargs)
         s = self.spec
         self.template = s.get("prompt") or PROMPT
+        self._check_template()
         self.yes = list(s.get("yes") or ["Yes", " Yes", "yes", " yes", "YES"])
         self.no = list(s.get("no") or ["No", " No", "no", " no", "NO"])
         self.backend = s.get("backend") or "vllm"
@@ -42,7 +44,17 @@ class GenerativeScorer(Scorer):
             self.max_len = int(s.get("max_model_len") or 4096)
         self.yes_ids = self._first_ids(self.yes)
         self.no_ids = self._first_ids(self.no)
-        self.last_token_counts: list[int] = []
+        self.last_token_counts: list[int] = []  # tokens the judge read per item of the last call (search cost)
+
+    def _check_template(self) -> None:
+        """Fail at load time with the key to fix: a literal brace (`\\boxed{}`) would otherwise make
+        str.format raise a bare IndexError on the first item, after the engine has loaded."""
+        try:
+            self.template.format(question="", response="")
+        except (IndexError, KeyError, ValueError, AttributeError) as exc:
+            raise ConfigError(
+                f"scorers.{self.name}.prompt: not a valid template ({type(exc).__name__}: {exc}); its only fields "
+                "are {question} and {response}, write literal braces doubled, e.g. \\boxed{{}}") from None
 
     def _first_ids(self, words: list[str]) -> set[int]:
         """Token ids of the words that are single tokens (a multi-token word's first piece is ambiguous)."""
@@ -89,9 +101,9 @@ class GenerativeScorer(Scorer):
             out.append(self._yes_share(top, set(self.yes), set(self.no)))
         return out
 
-    def _score_texts(self, texts: list[str]) -> tuple[list[float | None], list[str]]:
+    def _score_texts(self, texts: list[str]) -> tuple[list[float | None], list[str], list[int]]:
+        """Scores, statuses and the tokens the judge read for each text (0 for one too long to send)."""
         ids = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
-        self.last_token_counts = [len(i) for i in ids]
         status = ["too_long" if len(i) >= self.max_len - 1 else "ok" for i in ids]
         todo = [k for k, s in enumerate(status) if s == "ok"]
         probs = self._probabilities([ids[k] for k in todo]) if todo else []
@@ -100,27 +112,36 @@ class GenerativeScorer(Scorer):
             scores[k] = p
             if p is None:
                 status[k] = "error"
-        return scores, status
+        return scores, status, [len(i) if st != "too_long" else 0 for i, st in zip(ids, status, strict=True)]
 
     def score(self, items: list[Item]) -> list[dict[str, Any]]:
         idx = [k for k, it in enumerate(items) if it.response.strip()]
-        scores, status = self._score_texts([self.render(items[k].question, items[k].response) for k in idx])
+        scores, status, counts = self._score_texts([self.render(items[k].question, items[k].response) for k in idx])
         out = [row(None, "empty") for _ in items]
-        for k, sc, st in zip(idx, scores, status, strict=True):
+        self.last_token_counts = [0] * len(items)
+        for k, sc, st, n in zip(idx, scores, status, counts, strict=True):
             out[k] = row(sc, st)
+            self.last_token_counts[k] = n
         return out
 
     def score_steps(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
-        """Per-step scores for search: the judge's P(yes) for every prefix of the steps."""
+        """Per-step scores for search: the judge's P(yes) for every prefix of the steps.
+
+        `last_token_counts` gets one count per item, summed over its prefixes, so the search can
+        charge each problem for what the judge read on its behalf.
+        """
         texts, owner = [], []
         for i, (question, steps) in enumerate(items):
             for j in range(len(steps)):
                 texts.append(self.render(question, "\n\n".join(steps[: j + 1])))
                 owner.append(i)
-        scores, _ = self._score_texts(texts)
+        scores, _, counts = self._score_texts(texts)
         out: list[list[float]] = [[] for _ in items]
-        for i, s in zip(owner, scores, strict=True):
+        read = [0] * len(items)
+        for i, s, n in zip(owner, scores, counts, strict=True):
             out[i].append(0.0 if s is None else s)
+            read[i] += n
+        self.last_token_counts = read
         return out
 
     def describe(self) -> dict[str, Any]:

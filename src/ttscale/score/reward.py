@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ttscale.errors import ConfigError
+from ttscale.errors import ConfigError, DataError
 from ttscale.score.base import Item, Scorer, row, split_steps
 from ttscale.score.engines import scorer_path, vllm_engine
 
@@ -44,9 +44,12 @@ class _RewardScorer(Scorer):
                                    pooler={"pooling_type": "STEP", "step_tag_id": self.sep_id})
         else:
             self._load_transformers()
-        self.max_len = int(self.spec.get("max_model_len") or getattr(self.tokenizer, "model_max_length", 4096))
-        if self.max_len > 1_000_000:
-            self.max_len = 4096
+        if self.llm is not None:  # the limit vLLM enforces (it rejects a longer prompt, failing the whole batch)
+            self.max_len = int(self.llm.llm_engine.model_config.max_model_len)
+        else:
+            self.max_len = int(self.spec.get("max_model_len") or getattr(self.tokenizer, "model_max_length", 4096))
+            if self.max_len > 1_000_000:
+                self.max_len = 4096
 
     def _tokenizer(self):
         from transformers import AutoTokenizer
@@ -104,7 +107,9 @@ class _RewardScorer(Scorer):
 
     # -- outcome read-out ---------------------------------------------------------------------
     def outcome(self, pairs: list[tuple[str, str]]) -> list[float]:
-        texts = [self.chat(q, r) for q, r in pairs]
+        return self._classify([self.chat(q, r) for q, r in pairs])
+
+    def _classify(self, texts: list[str]) -> list[float]:
         if self.llm is not None:
             # token ids: the chat template already holds the special tokens (no double BOS)
             prompts = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
@@ -121,14 +126,28 @@ class _RewardScorer(Scorer):
         return vals
 
     # -- process read-outs --------------------------------------------------------------------
+    def _inputs(self, question: str, steps: Sequence[str]) -> list[str]:
+        """The texts a process read-out sends the model for one item: one per prefix for `prefix`."""
+        if self.readout == "prefix":
+            return [self.chat(question, "\n\n".join(steps[: j + 1])) for j in range(len(steps))]
+        if self.readout == "token_classify":
+            return [self._separated(question, steps)]
+        if self.readout == "token_pair":
+            return [self._tagged(question, steps)[0]]
+        raise ConfigError(f"scorers.{self.name}.readout: {self.readout!r} is not a process read-out")
+
+    def input_lengths(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[int]]:
+        """Token lengths of each item's inputs: the longest must fit the model, their sum is the cost."""
+        return [[len(self.tokenizer.encode(t, add_special_tokens=False)) for t in self._inputs(q, steps)]
+                for q, steps in items]
+
     def steps_scores(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
         if self.readout == "prefix":
             flat, owner = [], []
             for i, (q, steps) in enumerate(items):
-                for j in range(len(steps)):
-                    flat.append((q, "\n\n".join(steps[: j + 1])))
-                    owner.append(i)
-            vals = self.outcome(flat) if flat else []
+                flat += self._inputs(q, steps)
+                owner += [i] * len(steps)
+            vals = self._classify(flat) if flat else []
             out: list[list[float] | None] = [[] for _ in items]
             for i, v in zip(owner, vals, strict=True):
                 out[i].append(v)  # type: ignore[union-attr]
@@ -146,6 +165,30 @@ class _RewardScorer(Scorer):
         clean = [s.replace(sep, " ") for s in steps]
         return self.chat(question.replace(sep, " "), "".join(f"{s}{sep}" for s in clean))
 
+    def _step_ends(self, text: str, steps: Sequence[str]) -> list[int] | None:
+        """Which separator tokens of `text` (counted in order) end a step of the response.
+
+        The chat template may hold the separator too (ChatML's newlines for Skywork-PRM's "\\n"),
+        so only a separator token whose characters are a step's own separator counts, found by
+        the tokenizer's offsets as `_tagged` does. None if the template changed the response
+        (trimmed it, say) or a separator merged into another token: the read-out is an error.
+        """
+        sep = self.spec["step_separator_token"]
+        clean = [s.replace(sep, " ") for s in steps]
+        body = "".join(f"{s}{sep}" for s in clean)
+        start = text.rfind(body)  # the response comes after the question in every template
+        if start < 0:
+            return None
+        ends, pos = [], start
+        for s in clean:
+            pos += len(s)
+            ends.append(pos)  # where this step's separator begins
+            pos += len(sep)
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        seps = [(a, b) for t, (a, b) in zip(enc["input_ids"], enc["offset_mapping"], strict=True) if t == self.sep_id]
+        keep = [next((n for n, (a, b) in enumerate(seps) if a <= e < b), None) for e in ends]
+        return None if None in keep else keep  # type: ignore[return-value]
+
     def _token_classify(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
         label = int(self.spec.get("label", 1))
         texts = [self._separated(q, steps) for q, steps in items]
@@ -153,18 +196,20 @@ class _RewardScorer(Scorer):
         if self.llm is not None:
             prompts = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
             outs = self.llm.encode(prompts, pooling_task="token_classify", use_tqdm=False)
-            rows = [o.outputs.data for o in outs]
+            rows = [o.outputs.data for o in outs]  # STEP pooling: one row per separator token, in order
         else:
             rows = []
             for text, logits in zip(texts, self._forward(texts), strict=True):
                 ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-                pos = [k for k, t in enumerate(ids) if t == self.sep_id]
-                at = logits[pos]
+                at = logits[[k for k, t in enumerate(ids) if t == self.sep_id]]
                 # a value head (one output, Skywork-PRM) is a sigmoid; a 2-class head a softmax
                 rows.append(at.sigmoid().repeat(1, 2) if at.shape[-1] == 1 else at.softmax(-1))
-        for (_, steps), data in zip(items, rows, strict=True):
-            vals = [float(x) for x in data[:, label]] if data is not None and len(data) else []
-            out.append(vals if len(vals) == len(steps) else None)
+        for (_, steps), text, data in zip(items, texts, rows, strict=True):
+            keep = self._step_ends(text, steps)  # one separator index per step, or None
+            if keep is None or data is None or max(keep, default=-1) >= len(data):
+                out.append(None)
+            else:
+                out.append([float(data[k, label]) for k in keep])
         return out
 
     def _token_pair(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float] | None]:
@@ -248,13 +293,19 @@ class ProcessScorer(_RewardScorer):
         super().__init__(*args, **kwargs)
         self.separator = self.spec.get("step_separator", "\n\n")
         self.default = self.spec.get("aggregation", "min")
+        self.last_token_counts: list[int] = []  # tokens the PRM read per item of the last score_steps (search cost)
 
     def score(self, items: list[Item]) -> list[dict[str, Any]]:
         split = [split_steps(it.response, self.separator) for it in items]
         idx = [k for k, (steps, _) in enumerate(split) if steps]
         out = [row(None, "empty") for _ in items]
-        results = self.steps_scores([(items[k].question, split[k][0]) for k in idx]) if idx else []
-        for k, vals in zip(idx, results, strict=True):
+        # as OutcomeScorer: a prompt over the engine's limit fails vLLM's validation for the whole shard
+        lengths = self.input_lengths([(items[k].question, split[k][0]) for k in idx])
+        ok = [k for k, n in zip(idx, lengths, strict=True) if max(n) < self.max_len]
+        for k in set(idx) - set(ok):
+            out[k] = row(None, "too_long")
+        results = self.steps_scores([(items[k].question, split[k][0]) for k in ok]) if ok else []
+        for k, vals in zip(ok, results, strict=True):
             if vals is None:
                 out[k] = row(None, "error")
             else:
@@ -264,16 +315,21 @@ class ProcessScorer(_RewardScorer):
     def score_steps(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
         """The in-process API search uses: per-step scores for (question, steps) pairs.
 
-        A read-out that fails for an item (its steps and the model's step ends disagree) is an
-        error, not a silent score: the search would otherwise prune on made-up numbers.
+        A read-out that fails for an item (its steps and the model's step ends disagree), or an item
+        too long for the model, is an error, not a silent score: the search would otherwise prune on
+        made-up numbers. `last_token_counts` gets one count per item (summed over its inputs).
         """
+        lengths = self.input_lengths(items)
+        long = [i for i, n in enumerate(lengths) if max(n, default=0) >= self.max_len]
+        if long:
+            raise DataError(f"scorers.{self.name}: {len(long)} of {len(items)} search beams are longer than the "
+                            f"scorer's max_model_len {self.max_len} tokens; raise it or lower max_steps/step_tokens")
         out = self.steps_scores(items)
         bad = [i for i, v in enumerate(out) if v is None]
         if bad:
-            from ttscale.errors import DataError
-
             raise DataError(f"scorers.{self.name}: the step read-out failed for {len(bad)} of {len(items)} "
                             f"items (the model's step ends do not match the steps)")
+        self.last_token_counts = [sum(n) for n in lengths]
         return out  # type: ignore[return-value]
 
 

@@ -59,7 +59,12 @@ class StepGenerator(Protocol):
 
 
 class StepScorer(Protocol):
-    """Per-step scores for a batch of (question, steps) pairs, one list per pair (a PRM)."""
+    """Per-step scores for a batch of (question, steps) pairs, one list per pair (a PRM).
+
+    A scorer that counts its cost also sets `last_token_counts` in each call: one number per pair,
+    the tokens it read for that pair (summed over prefixes if it scores each prefix separately),
+    which the search adds to the pair's problem as `search_scored_tokens`.
+    """
 
     def score_steps(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]: ...
 

@@ -92,7 +92,12 @@ def _score(scorer: StepScorer, spec: SearchSpec, problems: Sequence[SearchProble
            batch: list[tuple[int, Beam]], acc: list[Accounting]) -> None:
     items = [(problems[pi].question, [_strip(s, spec.step_delimiter) for s in b.steps]) for pi, b in batch]
     scores = scorer.score_steps(items)
-    counts = getattr(scorer, "last_token_counts", None) or [0] * len(items)
+    # one count per item (see StepScorer); a scorer that does not count charges nothing
+    counts = getattr(scorer, "last_token_counts", None)
+    if counts is None:
+        counts = [0] * len(items)
+    if len(counts) != len(items):
+        raise ValueError(f"scorer reported token counts for {len(counts)} items, not one per item of {len(items)}")
     for (pi, beam), sc, n in zip(batch, scores, counts, strict=True):
         if len(sc) != len(beam.steps):
             raise ValueError(f"scorer returned {len(sc)} step scores for {len(beam.steps)} steps")

@@ -32,7 +32,12 @@ AUDIT = pa.schema([
 
 
 def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], repeats: int = 3) -> list[dict[str, Any]]:
-    items, owners = [], []
+    """One audit row per problem: code solutions run `repeats` times (flaky tests), math once.
+
+    Each repeat is its own verify call: within one call the code verifier runs each distinct
+    (problem, program) once, so repeats batched together would all share a single sandbox run.
+    """
+    items = []
     for p in problems:
         if not p.get("solution"):
             continue
@@ -40,13 +45,14 @@ def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], rep
         item = {**p, "text": p["solution"], "assistant_prefix": ""}
         if p.get("task") == "code":
             item["metadata"] = "{}"  # do not prepend the stub to a solution that contains it
-        for _ in range(repeats if p.get("task") == "code" else 1):
-            items.append(item)
-            owners.append(p["problem_id"])
-    verdicts = verify_items(items, settings) if items else []
+        items.append(item)
+    code = [it for it in items if it.get("task") == "code"]
     by_problem: dict[str, list[dict[str, Any]]] = {}
-    for pid, v in zip(owners, verdicts, strict=True):
-        by_problem.setdefault(pid, []).append(v)
+    for batch in [items] + [code] * max(repeats - 1, 0):
+        if not batch:
+            continue
+        for it, v in zip(batch, verify_items(batch, settings), strict=True):
+            by_problem.setdefault(it["problem_id"], []).append(v)
     rows = []
     for p in problems:
         vs = by_problem.get(p["problem_id"], [])

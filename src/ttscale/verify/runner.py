@@ -3,9 +3,9 @@
 It is started as PID 1 of its own PID namespace (a container, or bubblewrap --as-pid-1), which
 makes it immune to SIGKILL from the samples it runs, and it uses only the standard library of the
 image's Python. Protocol: stdin carries JSON lines, first the limits, then one task per line, and
-the runner answers each task with one JSON line on stdout. The host sends the next task only after
-it has the answer to the previous one, so no other task is waiting in the pipe while a sample runs;
-the runner is also non-dumpable, so samples cannot open its /proc entries (fds, memory, environment).
+the runner answers each task with one JSON line on stdout, in order. The host keeps a few tasks in
+flight (ttscale.verify.sandbox.WINDOW) to hide its round trip. The runner is non-dumpable, so
+samples cannot open its /proc entries (fds, memory, environment); a sample's stdin is /dev/null.
 
 Per sample: fork; the child starts a new session, gets its own working directory, rlimits (CPU
 time, address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe
@@ -426,11 +426,7 @@ def _harden() -> None:
 
 
 def main() -> None:
-    """Read the limits, then one task per line; answer each before reading the next.
-
-    The host sends a task only after it got the previous answer, so while a sample runs there is
-    nothing of another task in the pipe (and the sample's own stdin is /dev/null).
-    """
+    """Read the limits, then one task per line; answer each, in order."""
     _harden()
     stdin, out = sys.stdin.buffer, sys.stdout
     lim = json.loads(stdin.readline())

@@ -357,8 +357,9 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
     """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
 
     Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of one
-    worker, not a fixed share of the work. Tasks waiting in a sandbox's stdin pipe are out of reach
-    of the running sample (its stdin is /dev/null and the runner is non-dumpable). If a sandbox dies
+    worker, not a fixed share of the work. Queued tasks cannot be touched by the running sample: the
+    runner starts each only after the previous one and everything it started are gone (a sample may
+    see queued tasks' text in the memory it inherits; see docs/verification.md). If a sandbox dies
     (a sample took down its runner), the sample it was running is `crashed`, the tasks behind it go
     back to the queue and a new sandbox takes over; if new sandboxes die before answering anything
     twice in a row, the remaining tasks are `sandbox_error`.
