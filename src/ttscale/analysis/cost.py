@@ -12,6 +12,9 @@ N, n_layers and d_model come from the model folder: the parameter count from the
 headers (exact, no weights loaded), else estimated from config.json; `models.<m>.flops` overrides any
 of them (needed for API models). Dollars: prompt and completion tokens times the configured prices
 per million tokens.
+
+Unknown token counts (NaN: an import without --tokenizer) are missing, not free: a problem's means
+skip them, and a problem with none known has NaN cost, which tables print empty and figures leave out.
 """
 
 from __future__ import annotations
@@ -96,26 +99,40 @@ def check_prices(name: str, spec: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def nanmean_rows(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Mean over the known (non-NaN) values; NaN, without a warning, where none is known."""
+    x = np.asarray(x, np.float64)
+    known = ~np.isnan(x)
+    count = known.sum(axis=axis)
+    total = np.where(known, x, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def problem_costs(prompt_tokens: np.ndarray, completion_tokens: np.ndarray, dims: dict[str, Any],
                   prices: dict[str, float]) -> dict[str, np.ndarray]:
-    """Per problem: FLOPs and dollars of its prompt and of one completion on average (P x n inputs)."""
+    """Per problem: FLOPs and dollars of its prompt and of one completion on average (P x n inputs,
+    NaN = unknown count: left out of the means, so a problem with no known count costs NaN)."""
     P = prompt_tokens.shape[0]
-    p = np.nanmean(prompt_tokens, axis=1) if prompt_tokens.size else np.zeros(P)
+    p = nanmean_rows(prompt_tokens)
     c = completion_tokens
+    c_mean = nanmean_rows(c)
     if dims.get("ok"):
         N, L, d = float(dims["n_params"]), float(dims["n_layers"]), float(dims["d_model"])
         prompt_flops = 2 * N * p + 2 * L * d * p * (p + 1)
-        decode = 2 * N * c + 2 * L * d * c * (2 * prompt_tokens + c + 1)
-        decode_flops = decode.mean(axis=1)
+        # a completion with a known length but no known prompt length attends to the problem's mean prompt
+        ctx = np.where(np.isnan(prompt_tokens), p[:, None], prompt_tokens)
+        decode = 2 * N * c + 2 * L * d * c * (2 * ctx + c + 1)
+        decode_flops = nanmean_rows(decode)
     else:
         prompt_flops = decode_flops = np.full(P, np.nan)
     return {
         "prompt_tokens": p,
-        "completion_tokens": c.mean(axis=1),
+        "completion_tokens": c_mean,
         "prompt_flops": prompt_flops,
         "decode_flops": decode_flops,
         "prompt_dollars": p * prices["input_per_mtok"] / 1e6,
-        "decode_dollars": c.mean(axis=1) * prices["output_per_mtok"] / 1e6,
+        "decode_dollars": c_mean * prices["output_per_mtok"] / 1e6,
     }
 
 

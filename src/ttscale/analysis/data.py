@@ -102,8 +102,8 @@ class RunData:
     labels: np.ndarray  # P x n int32, -1 = no answer key
     group_sizes: np.ndarray  # P x G
     group_corr: np.ndarray  # P x G
-    prompt_tokens: np.ndarray  # P x n
-    completion_tokens: np.ndarray  # P x n
+    prompt_tokens: np.ndarray  # P x n, NaN = unknown
+    completion_tokens: np.ndarray  # P x n, NaN = unknown
     scores: Mapping[str, np.ndarray] = field(default_factory=dict)  # score name -> P x n (NaN = unscored)
     unscored: frozenset[str] = frozenset()  # score columns that hold no value at all
     search_tokens: np.ndarray | None = None  # per problem: every token a search strategy sent and generated
@@ -215,8 +215,9 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
 
     correct = dense(t["correct"].fill_null(False).to_numpy(zero_copy_only=False), bool)
     labels, sizes, corr = group_labels(dense(_codes(t["answer_key"]), np.int64), correct)
-    ptoks = dense(t["prompt_tokens"].fill_null(0).to_numpy(zero_copy_only=False), np.float64)
-    ctoks = dense(t["completion_tokens"].fill_null(0).to_numpy(zero_copy_only=False), np.float64)
+    # unknown token counts (an import without --tokenizer) stay NaN: 0 would claim free samples
+    ptoks = dense(t["prompt_tokens"].cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+    ctoks = dense(t["completion_tokens"].cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
     logp = t["cumulative_logprob"]
     has_logp = logp.null_count < len(logp)
     logp_mat = dense(logp.to_numpy(zero_copy_only=False).astype(np.float64), np.float64) if has_logp else None
@@ -229,7 +230,7 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
         if "logprob" not in names:
             derived["logprob"] = lambda: logp_mat
         if "mean_logprob" not in names:
-            derived["mean_logprob"] = lambda: logp_mat / np.maximum(ctoks, 1.0)
+            derived["mean_logprob"] = lambda: logp_mat / np.fmax(ctoks, 1.0)  # unknown length: as 1 token
     scores = Scores(samples_path, names, layout, derived=derived)
     return RunData(
         model=str(probs["model"][0]), dataset=str(probs["dataset"][0]), sampling=str(probs["sampling"][0]),

@@ -1,8 +1,10 @@
 """Difficulty bins and the compute-optimal strategy per bin, chosen by two-fold cross-validation.
 
 - Snell et al. (2024): five quantile bins of the model's own pass@1 over the problems, level 1 the
-  easiest. Problems with equal pass@1 always share a bin (ranks are averaged over ties), so bins can
-  differ in size when many problems tie (e.g. at pass@1 = 0).
+  easiest: equal slices of the ranks by pass@1. Problems with equal pass@1 always share a bin: a tie
+  class at an end of the ranking goes to that end's bin (unsolved problems to the hardest, always
+  solved ones to the easiest), any other to the bin of its middle rank; so bins can differ in size
+  or be empty when many problems tie (e.g. at pass@1 = 0).
 - Liu et al. (2025): absolute bins easy (pass@1 >= 50 %), medium (10-50 %), hard (< 10 %).
 Both use the pass@1 of all of the run's samples ("oracle" difficulty, as in both papers).
 
@@ -23,20 +25,26 @@ from ttscale.analysis.stats import boot_means, interval, resample_counts
 
 
 def quantile_bins(pass1: np.ndarray, q: int = 5) -> np.ndarray:
-    """Labels '1' (easiest) .. 'q' (hardest) by average rank of pass@1, ties in one bin."""
+    """Labels '1' (easiest) .. 'q' (hardest): rank r of N (1 = highest pass@1) is in bin
+    floor((r - 0.5) q / N) + 1. A tie class shares one rank: its first at the top of the ranking, its
+    last at the bottom (if it is everything: the last if unsolved, the first if always solved), else its
+    middle. Averaging the ranks of an end class would put e.g. 9 unsolved problems of 10 in a middle
+    bin and leave the hardest bin to a solved one; untied problems keep their own rank."""
     pass1 = np.asarray(pass1, np.float64)
-    if len(pass1) == 0:
+    N = len(pass1)
+    if N == 0:
         return np.array([], dtype=object)
-    rank = _average_rank(-pass1)  # 1 = highest pass@1
-    level = np.minimum(np.floor((rank - 0.5) * q / len(pass1)).astype(int), q - 1) + 1
-    return np.array([str(v) for v in level], dtype=object)
-
-
-def _average_rank(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing the average of their ranks."""
-    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return ((ends - counts + 1 + ends) / 2.0)[inv.ravel()]
+    values, inv, counts = np.unique(-pass1, return_inverse=True, return_counts=True)  # easiest first
+    last = np.cumsum(counts).astype(np.float64)
+    first = last - counts + 1
+    rank = (first + last) / 2.0
+    top, bottom = first == 1, last == N
+    rank[top & ~bottom] = 1.0
+    rank[bottom & ~top] = float(N)
+    if top[0] and bottom[0]:  # one class: all problems tie
+        rank[0] = float(N) if -values[0] <= 0 else 1.0 if -values[0] >= 1 else rank[0]
+    level = np.minimum(np.floor((rank - 0.5) * q / N).astype(int), q - 1) + 1
+    return np.array([str(v) for v in level[inv.ravel()]], dtype=object)
 
 
 def absolute_bins(pass1: np.ndarray, edges: tuple[float, float] = (0.1, 0.5)) -> np.ndarray:

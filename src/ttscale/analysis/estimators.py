@@ -9,7 +9,9 @@
   is cheap (see `vote_exact`), otherwise Monte Carlo with its standard error (`vote_mc`). Samples
   without an answer key do not vote; ties are broken uniformly at random; a subset without any vote
   is wrong; the voted answer is as correct as its group (the fraction of correct samples in it).
-- scorer-weighted vote@k: Monte Carlo (each group's weight is the sum of its samples' scores).
+- scorer-weighted vote@k: Monte Carlo (each group's weight is the sum of its samples' scores). A
+  missing score (NaN: an empty or too-long sample, a score the source lacked) weighs 0, as it ranks
+  lowest in best-of-k; summed as NaN it would void the whole problem's vote.
 All inputs are dense matrices with one row per problem and one column per sample.
 """
 
@@ -167,6 +169,13 @@ def vote_exact(sizes: np.ndarray, corr: np.ndarray, n: int, ks: np.ndarray) -> n
 
 # --- votes, Monte Carlo --------------------------------------------------------------------------
 
+def vote_weights(weights: np.ndarray) -> np.ndarray:
+    """Scores as vote weights: a missing score (NaN) weighs 0. One NaN would make its group's sum, and
+    so the maximum over groups, NaN: no group would win and the problem would count as wrong."""
+    w = np.asarray(weights, dtype=np.float64)
+    return np.where(np.isnan(w), 0.0, w)
+
+
 def vote_mc(
     labels: np.ndarray,
     group_corr: np.ndarray,
@@ -194,7 +203,7 @@ def vote_mc(
     bracket = np.searchsorted(sk, np.arange(n), side="right").astype(np.int8 if nb < 127 else np.int16)
     base = np.where(labels >= 0, labels, G).astype(np.int64) + (np.arange(P) * slots)[:, None]
     base *= nb
-    flat_w = [None if w is None else np.ascontiguousarray(w, dtype=np.float64).ravel() for w in weights]
+    flat_w = [None if w is None else vote_weights(w).ravel() for w in weights]
     corr = group_corr[:, :, None]
     sums = [np.zeros((P, len(ks))) for _ in weights]
     sq = [np.zeros((P, len(ks))) for _ in weights]
@@ -235,7 +244,7 @@ def vote_at_n(labels: np.ndarray, group_corr: np.ndarray, weights: np.ndarray | 
     keys = np.where(labels >= 0, labels + (np.arange(P) * G)[:, None], -1).ravel()
     valid = keys >= 0
     present = np.bincount(keys[valid], minlength=P * G).reshape(P, G) > 0
-    w = None if weights is None else weights.ravel()[valid]
+    w = None if weights is None else vote_weights(weights).ravel()[valid]
     acc = np.where(present, np.bincount(keys[valid], w, P * G).reshape(P, G), -np.inf)
     tied = present & (acc == acc.max(axis=1, keepdims=True))
     t = tied.sum(axis=1)

@@ -2,7 +2,9 @@
 
 The workflow plans its runs from the config; imported samples have no config, so this discovers the
 runs from the hive-style directories under R/samples and takes each run's verdict and score shards
-by the sample shards' block names (a missing one is an error, as in the workflow).
+by the sample shards' block names (a missing one is an error, as in the workflow). An imported run's
+blocks and scorers are those its `manifest.json` lists (see ttscale.importers), never a glob: shards
+of an earlier, larger import of the same source would otherwise be counted as samples.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from ttscale.aggregate import aggregate_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
 from ttscale.errors import DataError
+from ttscale.importers import MANIFEST, read_manifest
+from ttscale.io import read_metadata
 from ttscale.report import INPUTS as REPORT_INPUTS
 from ttscale.report import make_report
 
@@ -32,15 +36,33 @@ def _value(part: Path, key: str) -> str:
     return name.split("=", 1)[1]
 
 
+def _run_shards(sdir: Path) -> tuple[list[str], list[str] | None]:
+    """Block file names of one run and its scorers (None: every scorer directory that has the run)."""
+    if (sdir / MANIFEST).exists():
+        m = read_manifest(sdir / MANIFEST)
+        return [f"{b}.parquet" for b in m["blocks"]], sorted(m["scorers"])
+    blocks = sorted(p.name for p in sdir.glob("*.parquet"))
+    if blocks:
+        try:
+            imported = "importer" in read_metadata(sdir / blocks[0])
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(f"{sdir / blocks[0]}: not a readable Parquet file ({exc})") from None
+        if imported:
+            raise DataError(f"{sdir}: imported shards but no {MANIFEST} listing which belong to the run (the "
+                            "import was cut short or made by an older ttscale); run `ttscale import` again")
+    return blocks, None
+
+
 def discover(exp: Path) -> list[dict[str, Any]]:
     """Runs under exp/samples: their sample shards and the matching verdict and score shards."""
     runs = []
     for sdir in sorted((exp / "samples").glob("model=*/dataset=*/sampling=*")):
-        blocks = sorted(p.name for p in sdir.glob("*.parquet"))
+        blocks, listed = _run_shards(sdir)
         if not blocks:
             continue
         rel = sdir.relative_to(exp / "samples")
-        scorers = sorted(_value(d, "scorer") for d in (exp / "scores").glob("scorer=*") if (d / rel).is_dir())
+        scorers = listed if listed is not None else \
+            sorted(_value(d, "scorer") for d in (exp / "scores").glob("scorer=*") if (d / rel).is_dir())
         runs.append({
             "model": _value(sdir.parent.parent, "model"), "dataset": _value(sdir.parent, "dataset"),
             "sampling": _value(sdir, "sampling"), "part": str(rel),

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ttscale.analysis.cost import check_prices, cost_at, model_dims, problem_costs
+from ttscale.analysis.cost import check_prices, cost_at, model_dims, nanmean_rows, problem_costs
 from ttscale.analysis.data import RunData, load_run, selector_names
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
@@ -99,6 +99,7 @@ def selector_values(data: RunData, ks: np.ndarray, settings: dict[str, Any], rng
     names = selector_names(data, settings["selectors"], settings["exclude_selectors"])
     votes = []
     for nm in names:
+        # NaN (unscored) passes: it weighs 0 in the vote (estimators.vote_weights)
         if nm.startswith("wvote:") and np.nanmin(data.scores[nm[6:]]) < 0:
             log.warning("%s: scores below 0 cannot weight a vote; wvote:%s left out", data.dataset, nm[6:])
         elif nm == "vote" or nm.startswith("wvote:"):
@@ -219,7 +220,7 @@ def analyze_run(
             idx = np.flatnonzero(labels == b)
             counts = resample_counts(len(idx), B, rng_for(seed, "bootstrap", data.model, data.dataset,
                                                           data.sampling, scheme, b))
-            fl, do = flops_k[idx].mean(axis=0), dollars_k[idx].mean(axis=0)
+            fl, do = nanmean_rows(flops_k[idx], axis=0), nanmean_rows(dollars_k[idx], axis=0)  # NaN: unknown
             stacked = np.concatenate([vals[s][0][idx] for s in sel_names], axis=1)  # one matmul for all
             boot = boot_means(stacked, counts)
             lo_all, hi_all = interval(boot, conf)

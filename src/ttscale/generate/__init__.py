@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ttscale.blocks import Block
 from ttscale.config import sampling_identity, sampling_key
@@ -17,7 +20,7 @@ from ttscale.generate.base import Backend, Request, Result
 from ttscale.generate.openai_backend import OpenAIBackend
 from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
-from ttscale.io import read_table, write_table
+from ttscale.io import META_KEY, check_schema, read_table, write_table
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.seeds import sample_seed
@@ -28,7 +31,8 @@ BACKENDS: Registry[type[Backend]] = Registry("generation backend")
 BACKENDS.register("vllm")(VLLMBackend)
 BACKENDS.register("openai")(OpenAIBackend)
 
-__all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "run_block"]
+__all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "reusable_results",
+           "run_block"]
 
 
 def block_problems(problems: pa.Table, block: Block, where: str) -> list[dict[str, Any]]:
@@ -86,6 +90,84 @@ def results_table(requests: list[Request], results: list[Result]) -> pa.Table:
         ],
         schema=SAMPLES,
     )
+
+
+_KEY_COLUMNS = ["problem_id", "sample_index", "seed"]
+_RESULT_FIELDS = [f.name for f in dataclasses.fields(Result)]
+
+
+def _sibling_results(path: Path, requests: list[Request], wanted: dict[tuple[str, int, int], int],
+                     expect: dict[str, str]) -> dict[int, Result]:
+    """Results in the shard `path` for requests in `wanted` (key -> request index), matched on problem
+    id, sample index, seed and the stored prompt; raises if the file is unreadable or not a sample shard."""
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    check_schema(schema, SAMPLES, str(path))
+    raw = (schema.metadata or {}).get(META_KEY)
+    meta = json.loads(raw) if raw else {}
+    for k, v in expect.items():
+        if k in meta and meta[k] != v:
+            raise DataError(f"{path}: written for {k} {meta[k]!r}, not {v!r}")
+    keys = pf.read(columns=_KEY_COLUMNS).to_pydict()
+    candidates: dict[int, int] = {}  # request index -> row in the shard (first match)
+    for row, key in enumerate(zip(keys["problem_id"], keys["sample_index"], keys["seed"], strict=True)):
+        i = wanted.get(key)
+        if i is not None:
+            candidates.setdefault(i, row)
+    if not candidates:
+        return {}
+    at = pa.array(list(candidates.values()), pa.int64())
+    prompts = pf.read(columns=["prompt"]).column("prompt").take(at).to_pylist()
+    rows = {i: row for (i, row), prompt in zip(candidates.items(), prompts, strict=True)
+            if prompt == requests[i].prompt}
+    if not rows:
+        return {}
+    order = sorted(rows, key=rows.__getitem__)
+    taken = pf.read(columns=_RESULT_FIELDS).take(pa.array([rows[i] for i in order], pa.int64())).to_pylist()
+    return {i: Result(**rec) for i, rec in zip(order, taken, strict=True)}
+
+
+def reusable_results(output: str | Path, requests: list[Request],
+                     expect: dict[str, str] | None = None) -> tuple[dict[int, Result], list[str]]:
+    """Results of `requests` that other block shards next to `output` already hold.
+
+    Shards of one directory share model, dataset and sampling key, so a sample with the same problem
+    id, sample index, seed and prompt text would be generated again exactly as stored: when a dataset
+    grows, its last block is renamed (p00000-00010 -> p00000-00011) and its old samples are taken from
+    the shard under the old name instead. Only files named like a block whose sample range overlaps
+    the requests' are read (key columns first); unreadable ones, and ones whose schema or metadata do
+    not fit, are skipped with a log line. `output` itself is never read. Returns (request index ->
+    result, names of the shards used).
+    """
+    out = Path(output)
+    found: dict[int, Result] = {}
+    used: list[str] = []
+    if not requests or not out.parent.is_dir():
+        return found, used
+    wanted = {(q.problem_id, q.sample_index, q.seed): i for i, q in enumerate(requests)}
+    lo = min(q.sample_index for q in requests)
+    hi = max(q.sample_index for q in requests) + 1
+    for path in sorted(out.parent.glob("*.parquet")):
+        if len(found) == len(requests):
+            break
+        if path.name == out.name:
+            continue
+        try:
+            blk = Block.parse(path.stem)
+        except DataError:
+            continue  # not a block shard
+        if blk.s1 <= lo or blk.s0 >= hi:
+            continue
+        try:
+            hits = _sibling_results(path, requests, {k: i for k, i in wanted.items() if i not in found},
+                                    expect or {})
+        except Exception as exc:  # a damaged or foreign file must never stop the block
+            log.warning("not reusing samples from %s: %s: %s", path, type(exc).__name__, exc)
+            continue
+        if hits:
+            found.update(hits)
+            used.append(path.name)
+    return found, used
 
 
 def _is_strategy_key(config: dict[str, Any], model: str, dataset: str, sampling: str, root: Path) -> bool:
@@ -170,20 +252,30 @@ def run_block(
     params = dict(config["sampling"][preset])
     requests = build_requests(backend, rows, blk, params, experiment_seed=config["seed"], model=model,
                               dataset=dataset)
-    progress = Progress(len(requests), "samples")
+    reused, sources = reusable_results(output, requests, {"model": model, "dataset": dataset, "sampling": sampling})
+    todo = [i for i in range(len(requests)) if i not in reused]
+    if reused:
+        log.info("%s: reusing %d of %d samples from %s; generating %d", output, len(reused), len(requests),
+                 ", ".join(sources), len(todo))
+    progress = Progress(len(todo), "samples")
     journal = Path(output).with_name(f".{Path(output).name}.journal.jsonl")
     journal.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
     try:
-        results = backend.generate(requests, progress, journal=journal)
+        new = backend.generate([requests[i] for i in todo], progress, journal=journal) if todo else []
     finally:
         if own:
             backend.close()
+    if len(new) != len(todo):
+        raise DataError(f"backend returned {len(new)} results for {len(todo)} requests")
+    generated = dict(zip(todo, new, strict=True))
+    results = [reused[i] if i in reused else generated[i] for i in range(len(requests))]
     seconds = time.time() - start
     table = results_table(requests, results)
     tokens = int(pc.sum(table["completion_tokens"]).as_py() or 0)
-    # The rate counts only what this run generated: after a resume, results restored from the journal
-    # are in the table but took none of `seconds` (backends report only new tokens to `progress`).
+    # The rate counts only what this run generated: samples reused from sibling shards, and after a
+    # resume results restored from the journal, are in the table but took none of `seconds` (backends
+    # report only new tokens to `progress`).
     new_tokens = progress.tokens
     summary = {
         "model": model,
@@ -195,12 +287,15 @@ def run_block(
         "engine": backend.describe(),
         "seconds": round(seconds, 3),
         "completion_tokens": tokens,
-        "tokens_per_second": round(new_tokens / seconds, 1) if seconds > 0 else None,
+        "tokens_per_second": round(new_tokens / seconds, 1) if seconds > 0 and todo else None,
+        "reused_samples": len(reused),
+        "generated_samples": len(todo),
+        "reused_from": sources,
     }
     if table.num_rows != blk.size:
         raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
     write_table(output, table, SAMPLES, metadata=summary)
     journal.unlink(missing_ok=True)
-    log.info("wrote %s: %d samples, %d tokens (%d new) in %.1fs (%.0f tok/s)", output, table.num_rows, tokens,
-             new_tokens, seconds, new_tokens / max(seconds, 1e-9))
+    log.info("wrote %s: %d samples (%d reused, %d generated), %d tokens (%d new) in %.1fs (%.0f tok/s)", output,
+             table.num_rows, len(reused), len(todo), tokens, new_tokens, seconds, new_tokens / max(seconds, 1e-9))
     return summary

@@ -16,6 +16,12 @@ The importer writes the problem table, sample shards on the block grid, verdict 
 source says which samples are correct (or when asked to verify them with ttscale's verifiers), and
 score shards for the scores a JSONL file carries, under a sampling key `<preset>-<hash8>` of the
 source, so `ttscale analyze` (or the aggregate/analyze stages) read them like generated ones.
+
+The key depends on the source's path, not its content, so importing a changed source again reuses
+the directory. Each import therefore lists its blocks and scorers in `manifest.json` next to the
+sample shards (written last; removed first, so a cut-short import has none), and `ttscale analyze`
+reads only those: shards of an earlier, larger import stay on disk (nothing is deleted) but are
+not mixed into the run.
 """
 
 from __future__ import annotations
@@ -29,10 +35,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from ttscale.blocks import plan_blocks
+from ttscale.blocks import Block, plan_blocks
 from ttscale.config import fingerprint
 from ttscale.errors import DataError
-from ttscale.io import write_table
+from ttscale.io import write_json, write_table
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
 
@@ -71,6 +77,27 @@ class Problem:
 Reader = Callable[[Path], list[Problem]]
 IMPORTERS: Registry[Reader] = Registry("importer")
 
+MANIFEST = "manifest.json"  # in an imported run's sample directory: the blocks and scorers of its last import
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """An import manifest: {"blocks": [block names], "scorers": [scorer names], ...}."""
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the import manifest ({exc}); run `ttscale import` again") from None
+    if not isinstance(m, dict):
+        raise DataError(f"{path}: expected an object with `blocks` and `scorers`")
+    for key in ("blocks", "scorers"):
+        if not isinstance(m.get(key), list) or not all(isinstance(x, str) for x in m[key]):
+            raise DataError(f"{path}: key `{key}` must be a list of names")
+    for name in m["blocks"]:
+        try:
+            Block.parse(name)
+        except DataError as exc:
+            raise DataError(f"{path}: key `blocks`: {exc}") from None
+    return m
+
 
 def _problem_field(p: Problem, name: str, value: Any, where: str) -> None:
     if value is None:
@@ -79,6 +106,48 @@ def _problem_field(p: Problem, name: str, value: Any, where: str) -> None:
     if old not in (None, "", "other") and old != value:
         raise DataError(f"{where}: problem {p.problem_id!r} has {name} {value!r} here but {old!r} before")
     setattr(p, name, value)
+
+
+def _flag(value: Any, where: str, key: str) -> bool | None:
+    """A correctness flag: JSON booleans or the numbers 0 and 1 only, since bool("false") is True."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    raise DataError(f"{where}: `{key}` must be true, false, 0 or 1 (or null), got {value!r}")
+
+
+def _count(value: Any, where: str, key: str) -> int | None:
+    """A non-negative integer (an index or a token count); integral floats such as 12.0 pass."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"{where}: `{key}` must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _number(value: Any, where: str, key: str) -> float | None:
+    """A float (numbers or numeric strings); NaN counts as missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool | list | dict):
+        raise DataError(f"{where}: `{key}` must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: `{key}` must be a number, got {value!r}") from None
+    return None if out != out else out
+
+
+def _text(value: Any, where: str, key: str) -> str | None:
+    """A string field; JSON numbers (e.g. `"answer": 42`) become their text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise DataError(f"{where}: `{key}` must be a string, got {value!r}")
 
 
 @IMPORTERS.register("jsonl")
@@ -108,7 +177,16 @@ def read_jsonl(source: Path) -> list[Problem]:
                                   ("task", "task")):
                     val = rec.get(key)
                     _problem_field(p, name, None if val is None else str(val), where)
-                idx = int(rec["sample_index"]) if "sample_index" in rec else len(p.samples)
+                if "sample_index" in rec:
+                    raw = rec["sample_index"]
+                    if isinstance(raw, str) and raw.strip().isdigit():
+                        raw = int(raw)
+                    idx = _count(raw, where, "sample_index")
+                    if idx is None:
+                        raise DataError(f"{where}: `sample_index` is null (leave the key out to number "
+                                        "samples in file order)")
+                else:
+                    idx = len(p.samples)
                 if idx in p.samples:
                     raise DataError(f"{where}: problem {pid!r} sample {idx} occurs twice")
                 scores = rec.get("scores") or {}
@@ -116,12 +194,15 @@ def read_jsonl(source: Path) -> list[Problem]:
                     raise DataError(f"{where}: `scores` must be an object {{scorer: value}}")
                 p.samples[idx] = Sample(
                     text=str(text), prompt=str(rec.get("prompt") or ""),
-                    correct=None if rec.get("correct") is None else bool(rec["correct"]),
-                    answer=rec.get("answer"), answer_key=rec.get("answer_key"), status=rec.get("status"),
-                    prompt_tokens=rec.get("prompt_tokens"), completion_tokens=rec.get("completion_tokens"),
-                    cumulative_logprob=rec.get("cumulative_logprob"),
+                    correct=_flag(rec.get("correct"), where, "correct"),
+                    answer=_text(rec.get("answer"), where, "answer"),
+                    answer_key=_text(rec.get("answer_key"), where, "answer_key"),
+                    status=_text(rec.get("status"), where, "status"),
+                    prompt_tokens=_count(rec.get("prompt_tokens"), where, "prompt_tokens"),
+                    completion_tokens=_count(rec.get("completion_tokens"), where, "completion_tokens"),
+                    cumulative_logprob=_number(rec.get("cumulative_logprob"), where, "cumulative_logprob"),
                     finish_reason=str(rec.get("finish_reason") or "stop"),
-                    scores={str(k): (None if v is None else float(v)) for k, v in scores.items()})
+                    scores={str(k): _number(v, where, f"scores.{k}") for k, v in scores.items()})
                 if not p.prompt and rec.get("prompt"):
                     p.prompt = str(rec["prompt"])
     return list(problems.values())
@@ -145,6 +226,8 @@ def read_llmonk(source: Path) -> list[Problem]:
         if not isinstance(rec, dict) or not isinstance(rec.get("samples"), list):
             raise DataError(f"{f}: expected a mapping with a `samples` list")
         corrects = rec.get("is_corrects", rec.get("is_correct"))
+        if corrects is not None and not isinstance(corrects, list):
+            raise DataError(f"{f}: `is_corrects` must be a list of booleans, got {type(corrects).__name__}")
         if corrects is not None and len(corrects) != len(rec["samples"]):
             raise DataError(f"{f}: {len(corrects)} is_corrects for {len(rec['samples'])} samples")
         p = Problem(f.stem, question=str(rec.get("question") or ""), prompt=str(rec.get("prompt") or ""))
@@ -163,7 +246,8 @@ def read_llmonk(source: Path) -> list[Problem]:
                 p.metadata[key] = rec[key]
         for i, text in enumerate(rec["samples"]):
             p.samples[i] = Sample(text=str(text), prompt=p.prompt,
-                                  correct=None if corrects is None else bool(corrects[i]))
+                                  correct=None if corrects is None else _flag(corrects[i], str(f),
+                                                                              f"is_corrects[{i}]"))
         out.append(p)
     return out
 
@@ -246,16 +330,21 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
     key = f"{preset}-{fingerprint(ident)}"
     exp = Path(experiment_dir)
     part = f"model={model}/dataset={dataset}/sampling={key}"
+    run_dir = exp / "samples" / part
+    manifest = run_dir / MANIFEST
+    manifest.unlink(missing_ok=True)  # until this import is complete, analyze refuses the run
     problems_path = exp / "problems" / f"{dataset}.parquet"
     write_table(problems_path, _problems_table(problems, dataset), PROBLEMS,
                 metadata={"dataset": dataset, "imported_from": str(source), "importer": kind})
     blocks = plan_blocks(len(problems), n_max, block_size or n_max, problems_per_block)
     meta = {"model": model, "dataset": dataset, "sampling": key, "imported_from": str(source), "importer": kind}
     written = 0
+    names = []
     for b in blocks:
         rows = list(_rows(problems, b.p0, b.p1, b.s0, b.s1))
         if not rows:
             continue
+        names.append(b.name)
         samples = pa.Table.from_pylist([{
             "problem_id": p.problem_id, "sample_index": i, "seed": None, "prompt": s.prompt or p.prompt,
             "text": s.text, "finish_reason": s.finish_reason, "prompt_tokens": s.prompt_tokens,
@@ -277,6 +366,12 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
                 "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
                 "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES, metadata={**meta, "scorer": scorer})
         written += len(rows)
+    stale = sorted(set(p.stem for p in run_dir.glob("*.parquet")) - set(names))
+    if stale:
+        log.warning("%s: %d shards of an earlier import (e.g. %s) are not part of this one; they stay on disk "
+                    "but analyze reads only the blocks in %s", run_dir, len(stale), stale[0], MANIFEST)
+    write_json(manifest, {"blocks": names, "scorers": scorers, "n": n_max, "problems": len(problems),
+                          "samples": written, "importer": kind, "imported_from": str(source)})
     log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
              exp / "samples" / part, len(blocks))
     return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers}
