@@ -70,7 +70,7 @@ def run_slurm(wd: Path, cfg: Path, env: dict, *extra: str, check: bool = True, b
 def submitted(log: str) -> dict[int, str]:
     """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log."""
     out = {}
-    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z]+)[a-z_]*/", log):
+    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z_]+)/", log):
         out[int(m.group(1))] = m.group(3)
     return out
 
@@ -99,21 +99,21 @@ def rows(wd: Path, stage: str, columns: list[str]) -> list[dict]:
 def test_workflow_runs_through_slurm_and_matches_a_local_run(cluster, tmp_path):
     state, env = cluster
     wd = make_workdir(tmp_path / "slurm")
-    config = TINY  # 2 blocks: one group job of 2 verify blocks, one of 2 score blocks
+    config = TINY  # 2 blocks: one group job of 2 verify blocks, one of 2 (model-free) score blocks
     cfg = write_config(wd, config)
     log = run_slurm(wd, cfg, env)
     jobs = submitted(log)
     where = partitions(state)
     assert jobs and set(jobs) <= set(where), f"jobs not seen by slurmctld: {set(jobs) - set(where)}"
     ran = {(rule, where[j]) for j, rule in jobs.items()}
-    gpu_rules = {"generate", "score"}
-    assert {"generate", "verify", "score", "problems", "analysis"} <= {r for r, _ in ran}, ran
+    gpu_rules = {"generate", "score"}  # the logprob scorer loads no model: score_free, cpu partition
+    assert {"generate", "verify", "score_free", "problems", "analysis"} <= {r for r, _ in ran}, ran
     for rule, part in ran:
         assert part == ("gpu" if rule in gpu_rules else "cpu"), f"{rule} ran in {part}"
     # group jobs: fewer submissions than blocks, each sized like one job (the profile's `cores`: 8),
     # not the sum of its members (16 CPUs for two verify blocks of 8 threads)
     kinds = list(jobs.values())
-    assert kinds.count("generate") == 2 and kinds.count("verify") == 1 and kinds.count("score") == 1, kinds
+    assert kinds.count("generate") == 2 and kinds.count("verify") == 1 and kinds.count("score_free") == 1, kinds
     cpus = allocated_cpus(env)
     assert all(cpus[j] <= 8 for j in jobs), {jobs[j]: cpus[j] for j in jobs}
 

@@ -147,7 +147,9 @@ def is_hub_id(path: str, root: Path | None = None) -> bool:
 
 # --- identities -------------------------------------------------------------------------------
 
-MODEL_IDENTITY_KEYS = ("path", "revision", "tokenizer", "dtype", "quantization", "backend")
+# what the engine computes with: max_model_len caps prompt + completion in vLLM (a long answer ends
+# earlier), as dtype changes the numerics; the openai backend sends neither (the server decides)
+MODEL_IDENTITY_KEYS = ("path", "revision", "tokenizer", "dtype", "quantization", "backend", "max_model_len")
 SAMPLING_IDENTITY_KEYS = (
     "temperature",
     "top_p",
@@ -168,6 +170,7 @@ def _pruned(d: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str,
 def model_identity(model: dict[str, Any]) -> dict[str, Any]:
     ident = _pruned(model, MODEL_IDENTITY_KEYS)
     if model.get("backend") == "openai":
+        ident.pop("max_model_len", None)
         oa = model.get("openai") or {}
         ident["openai"] = _pruned(oa, ("model", "endpoint"))
     return ident
@@ -252,6 +255,100 @@ def strategy_key(config: dict[str, Any], model: str, dataset: str, strategy: str
     """`<strategy>.n<budget>-<hash8>`: the directory of a search run's answers."""
     ident = strategy_identity(config, model, dataset, strategy, budget, root)
     return f"{strategy}.n{budget}-{fingerprint(ident)}"
+
+
+# --- what decides each stage's reruns ----------------------------------------------------------
+#
+# Snakemake reruns a job when the repr of one of its params changes, so a param (or an identity file
+# the workflow writes from one; docs/architecture.md, "Rerun rules") must hold exactly what decides
+# the job's output, in one canonical form: dicts with sorted keys (the order keys are written in is
+# not a change; validation has filled every default, so writing one out is not either). Speed and
+# placement settings stay out; the scripts read them from the config.
+
+
+def canonical(obj: Any) -> Any:
+    """A copy with the keys of every dict sorted, recursively (its repr no longer depends on order)."""
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    return obj
+
+
+def identity_json(obj: Any) -> str:
+    """The canonical text of an identity: the value of a param that only decides reruns."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+# dataset keys that say how a dataset is sampled, not what its problem table holds
+PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude")
+
+
+def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:
+    """The task of a dataset's problems (`task`, else its loader's default): it chooses the verifier."""
+    from ttscale.problems import make_loader
+
+    return ds.get("task") or make_loader(name, ds, root).default_task()
+
+
+def problems_identity(name: str, ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """What decides a dataset's problem table: loader, args, selection, task and the prompt with the
+    few-shot file's contents (the loader's own data file is an input of the stage)."""
+    ident = _pruned({k: v for k, v in ds.items() if k not in (*PROBLEMS_PLAN_ONLY, "prompt", "task")})
+    ident["task"] = dataset_task(name, ds, root)
+    ident["prompt"] = prompt_identity(ds.get("prompt") or {}, root)
+    return canonical(ident)
+
+
+# verify settings that only say where and how fast sandboxes run (the sandboxes run the same image),
+# and the audit's own repeat count: not part of what a verdict is
+VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
+
+
+def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
+    """What decides a dataset's verdicts: its task, the verifier that task maps to, and the limits."""
+    from ttscale.verify import DEFAULT_BY_TASK
+
+    settings = config.get("verify") or {}
+    task = dataset_task(dataset, config["datasets"][dataset], root)
+    ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
+    ident["task"] = task
+    ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
+    return canonical(ident)
+
+
+def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
+    """The gold audit's: the verdict settings and how often each reference solution runs."""
+    repeats = (config.get("verify") or {}).get("audit_repeats")
+    return {**verify_identity(config, dataset, root), "audit_repeats": repeats}
+
+
+# the model settings a scorer computes with (its own, else those of its `model:`)
+SCORER_MODEL_KEYS = ("path", "revision", "tokenizer", "dtype", "max_model_len")
+
+
+def scorer_identity(config: dict[str, Any], scorer: str) -> dict[str, Any]:
+    """What decides a scorer's scores: its spec with its family's defaults, without the run selection
+    and engine settings, plus the model it runs (inherited settings included)."""
+    from ttscale.score.engines import model_spec
+    from ttscale.score.families import resolve
+
+    spec = resolve(config["scorers"][scorer])
+    ident = _pruned({k: v for k, v in spec.items() if k not in SCORER_SELECTION})
+    if spec.get("kind") != "logprob":
+        # the model by what it is, not by how it is named or where its settings are written
+        for key in (*SCORER_MODEL_KEYS, "model", "build"):
+            ident.pop(key, None)
+        ident["model_spec"] = _pruned(model_spec(scorer, spec, config), SCORER_MODEL_KEYS)
+    return canonical(ident)
+
+
+# what the analysis reads of a model: its folder's config.json (FLOPs), prices and FLOPs overrides
+ANALYSIS_MODEL_KEYS = ("path", "revision", "price", "flops")
+
+
+def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
+    return canonical(_pruned(model, ANALYSIS_MODEL_KEYS))
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:

@@ -6,6 +6,7 @@ without Snakemake and costs one pass over the config (plus each loader's cheap s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,58 @@ def shard(config: dict[str, Any], stage: str, run: Run, block: Block, scorer: st
 
 def shards(config: dict[str, Any], stage: str, run: Run, scorer: str | None = None) -> list[str]:
     return [shard(config, stage, run, b, scorer) for b in run.blocks]
+
+
+def identity_file(config: dict[str, Any], stage: str, name: str) -> str:
+    """`R/identity/<stage>/<name>.json`: the identity of a stage's jobs as a file (see ids_file)."""
+    return str(experiment_dir(config) / "identity" / stage / f"{name}.json")
+
+
+def ids_file(config: dict[str, Any], dataset: str, block: str) -> list[str]:
+    """The file that lists the problem ids at a block's positions, for a dataset that lists its
+    `ids` (none for other datasets: their positions are the dataset's own first problems, which the
+    dataset's identity in the sampling key already fixes).
+
+    Replacing or reordering ids keeps a block's name and key, so this file is what reruns exactly
+    the blocks whose problems changed. It is an input, not a param: the problem table is rebuilt in
+    the same run, and Snakemake checks no param of a job downstream of a job it reruns when their
+    link is ancient() (as the problem table is for the per-block stages).
+    """
+    if not config["datasets"][dataset].get("ids"):
+        return []
+    b = Block.parse(block)
+    return [str(experiment_dir(config) / "identity" / "ids" / dataset / f"p{b.p0:05d}-{b.p1:05d}.json")]
+
+
+def block_ids(config: dict[str, Any], dataset: str, positions: str) -> list[str]:
+    """The ids at positions `p<p0>-<p1>` of a dataset's `ids`."""
+    p0, p1 = (int(x) for x in positions.lstrip("p").split("-"))
+    return list(config["datasets"][dataset]["ids"][p0:p1])
+
+
+def dataset_files(config: dict[str, Any], dataset: str) -> list[str]:
+    """The local files a dataset's problem table is built from (inputs of the problems stage): the
+    few-shot file and the data file of a jsonl or parquet loader."""
+    from ttscale.problems import LOADERS
+    from ttscale.problems.local import JsonlLoader
+
+    ds = config["datasets"][dataset]
+    files = []
+    few = (ds.get("prompt") or {}).get("few_shot_file")
+    if few:
+        files.append(os.path.expanduser(few))
+    cls = LOADERS.get(ds["loader"], f"datasets.{dataset}.loader")
+    path = (ds.get("args") or {}).get("path")
+    if issubclass(cls, JsonlLoader) and path:
+        files.append(os.path.expanduser(str(path)))
+    return files
+
+
+def model_free_scorers(config: dict[str, Any]) -> list[str]:
+    """Scorers that load no model (kind logprob): their jobs need no GPU."""
+    from ttscale.score.families import resolve
+
+    return sorted(n for n, s in (config.get("scorers") or {}).items() if resolve(s).get("kind") == "logprob")
 
 
 def built_models(config: dict[str, Any]) -> dict[str, str]:

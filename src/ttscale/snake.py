@@ -2,7 +2,8 @@
 
 Entry points in workflow/scripts/ call `run_script`, which sends logging to the job's log file,
 turns the user-facing errors into one clear line (no traceback), logs any other error with its
-traceback (so the job's log file shows it too), and times the call.
+traceback (so the job's log file shows it too), and times the call. `write_identity` writes the
+rules' identity files (docs/architecture.md, "Rerun rules").
 """
 
 from __future__ import annotations
@@ -48,3 +49,13 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
         raise
     log.info("done in %.1fs", time.time() - start)
     return result
+
+
+def write_identity(path: str | Path, text: str, log: str | Path | None = None) -> None:
+    """Write an identity file (workflow/rules/verify.smk, rule identity) atomically."""
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(f"{text}\n", encoding="utf-8")
+    tmp.replace(out)
+    if log:
+        Path(log).write_text(f"wrote {out}\n", encoding="utf-8")

@@ -14,7 +14,7 @@ rule aggregate:
         problems=f"{EXP}/aggregate/{PART}/problems.parquet",
     params:
         score_files=score_files,
-        exclude=lambda w: config["datasets"][w.dataset].get("exclude") or [],
+        exclude=lambda w: sorted(set(config["datasets"][w.dataset].get("exclude") or [])),
         samples_per_problem=lambda w: run_of(w).samples_per_problem,
     conda:
         "../envs/ttscale.yaml"

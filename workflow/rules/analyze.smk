@@ -15,8 +15,10 @@ rule analyze:
     output:
         **{t: f"{EXP}/analysis/{PART}/{t}.parquet" for t in RUN_TABLES},
     params:
-        settings=ANALYSIS,
-        model_spec=lambda w: config["models"][w.model],
+        # canonical (sorted keys): key order in the config is not a change; of the model only what
+        # the cost model reads (path, revision, price, flops), so engine tuning reruns nothing
+        settings=tconfig.canonical(ANALYSIS),
+        model_spec=lambda w: tconfig.analysis_model_spec(config["models"][w.model]),
         seed=config["seed"],
     conda:
         "../envs/ttscale.yaml"
@@ -40,12 +42,14 @@ rule compare:
     output:
         **{t: f"{EXP}/analysis/{t}.parquet" for t in EXP_TABLES},
     params:
-        settings=ANALYSIS,
+        settings=tconfig.canonical(ANALYSIS),
         seed=config["seed"],
-        runs=[
-            {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | run_identity(r)
-            for r in RUNS
-        ],
+        runs=tconfig.canonical(
+            [
+                {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | run_identity(r)
+                for r in sorted(RUNS, key=lambda r: r.partition())
+            ]
+        ),
     conda:
         "../envs/ttscale.yaml"
     log:

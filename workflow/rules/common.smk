@@ -13,6 +13,7 @@ from ttscale import config as tconfig  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
+from ttscale.snake import write_identity  # noqa: E402
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -89,6 +90,11 @@ def run_scorers(wildcards):
 def score_files(wildcards):
     """scorer -> this run's score shards (what the aggregate stage joins)."""
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
+
+
+# (stage, name) -> canonical JSON text of an identity file R/identity/<stage>/<name>.json; the stage
+# files fill it in, rule `identity` (verify.smk) writes it
+IDENTITIES = {}
 
 
 onstart:

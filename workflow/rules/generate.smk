@@ -1,12 +1,15 @@
 # One shard of samples per block (schema: ttscale.schemas.SAMPLES). The block's identity is its
 # path (sampling key + block name), so the script reads the config rather than params: engine
-# settings that only change speed must not trigger reruns.
+# settings that only change speed must not trigger reruns. For a dataset that lists its `ids`, the
+# ids at the block's problem positions are an identity file (ttscale.plan.ids_file; see common.smk):
+# replacing or reordering ids reruns exactly the blocks whose problems changed.
 
 
 rule generate:
     input:
         problems=problems_table,
         model=built_model,
+        ids=lambda w: tplan.ids_file(config, w.dataset, w.block),
     output:
         f"{EXP}/samples/{PART}/{{block}}.parquet",
     conda:
@@ -19,6 +22,20 @@ rule generate:
         "generate"
     script:
         "../scripts/generate.py"
+
+
+rule problem_ids:
+    output:
+        f"{EXP}/identity/ids/{{dataset}}/{{positions}}.json",
+    wildcard_constraints:
+        positions=r"p\d+-\d+",
+    params:
+        ids=lambda w: tconfig.identity_json(tplan.block_ids(config, w.dataset, w.positions)),
+    log:
+        f"{LOGS}/identity/ids/{{dataset}}/{{positions}}.log",
+    localrule: True
+    run:
+        write_identity(output[0], params.ids, log[0])
 
 
 ALL_TARGETS += [path for run in RUNS for path in stage_shards("samples", run)]

@@ -1,15 +1,21 @@
-# One Parquet problem table per dataset (schema: ttscale.schemas.PROBLEMS). The dataset's spec is a
-# param, except what only says how it is sampled (samples_per_problem, sampling presets, models):
-# raising the sample count must not rebuild the table.
+# One Parquet problem table per dataset (schema: ttscale.schemas.PROBLEMS). The param is what decides
+# the table (ttscale.config.problems_identity: loader, args, selection, resolved task, the prompt with
+# the few-shot file's contents), in canonical form; what only says how the dataset is sampled
+# (samples_per_problem, sampling presets, models, exclude) is left out, so raising the sample count
+# does not rebuild the table. The local files the table is read from (few-shot file, a jsonl or
+# parquet loader's data) are inputs: editing one rebuilds the table. The script reads the dataset's
+# spec from the config.
 
-PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude")
+PROBLEMS_IDENTITY = {d: tconfig.identity_json(tconfig.problems_identity(d, ds)) for d, ds in config["datasets"].items()}
 
 
 rule problems:
+    input:
+        files=lambda w: tplan.dataset_files(config, w.dataset),
     output:
         f"{EXP}/problems/{{dataset}}.parquet",
     params:
-        spec=lambda w: {k: v for k, v in config["datasets"][w.dataset].items() if k not in PLAN_ONLY},
+        identity=lambda w: PROBLEMS_IDENTITY[w.dataset],
     conda:
         "../envs/ttscale.yaml"
     log:

@@ -1,7 +1,19 @@
-# One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). The scorer's spec is
-# a param, so editing a scorer rescores its blocks; adding one scores every block once. Which runs
-# it scores (datasets, models, strategies, sampling) and its engine settings are left out of the
-# param: widening the selection scores only the new runs.
+# One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). What decides a
+# scorer's scores (ttscale.config.scorer_identity: its spec with the family's defaults, and the model
+# it runs with the settings it inherits from `models:`, such as dtype and max_model_len) is the
+# scorer's identity file R/identity/score/<scorer>.json (common.smk): editing it rescores the
+# scorer's blocks; adding a scorer scores every block once. Which runs it scores (datasets, models,
+# strategies, sampling) and its engine settings are left out: widening the selection scores only
+# the new runs. The script reads the config.
+#
+# Two rules with one script, so that profiles can size them apart: `score` loads a model (a GPU on a
+# cluster, the `engine` resource locally); `score_free` runs the model-free scorers (kind logprob),
+# which only read the sample shard.
+
+import re
+
+IDENTITIES.update({("score", s): tconfig.identity_json(tconfig.scorer_identity(config, s)) for s in config["scorers"]})
+FREE_SCORERS = tplan.model_free_scorers(config)
 
 
 rule score:
@@ -9,10 +21,9 @@ rule score:
         samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
         problems=problems_table,
         model=scorer_model,
+        identity=lambda w: tplan.identity_file(config, "score", w.scorer),
     output:
         f"{EXP}/scores/scorer={{scorer}}/{PART}/{{block}}.parquet",
-    params:
-        spec=lambda w: {k: v for k, v in config["scorers"][w.scorer].items() if k not in tconfig.SCORER_SELECTION},
     conda:
         "../envs/ttscale.yaml"
     log:
@@ -23,6 +34,31 @@ rule score:
         "score"
     script:
         "../scripts/score.py"
+
+
+rule score_free:
+    input:
+        samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
+        problems=problems_table,
+        identity=lambda w: tplan.identity_file(config, "score", w.scorer),
+    output:
+        f"{EXP}/scores/scorer={{scorer}}/{PART}/{{block}}.parquet",
+    wildcard_constraints:
+        # the model-free scorers by name; a pattern that matches nothing when there are none
+        scorer="|".join(re.escape(s) for s in FREE_SCORERS) or "(?!)",
+    conda:
+        "../envs/ttscale.yaml"
+    log:
+        f"{LOGS}/score/{{scorer}}/{PART}/{{block}}.log",
+    benchmark:
+        f"{BENCH}/score/{{scorer}}/{PART}/{{block}}.tsv"
+    group:
+        "score_free"
+    script:
+        "../scripts/score.py"
+
+
+ruleorder: score_free > score
 
 
 ALL_TARGETS += [

@@ -1,7 +1,7 @@
 """Snakemake entry point of the problems stage (logic: ttscale.problems.build_problems)."""
 
-from ttscale.stages import write_problems
 from ttscale.snake import run_script
+from ttscale.stages import write_problems
 
-run_script(snakemake, write_problems, name=snakemake.wildcards.dataset,
-           spec=snakemake.params.spec, output=snakemake.output[0])
+name = snakemake.wildcards.dataset
+run_script(snakemake, write_problems, name=name, spec=snakemake.config["datasets"][name], output=snakemake.output[0])

@@ -3,5 +3,6 @@
 from ttscale.snake import run_script
 from ttscale.verify import verify_block
 
+# the settings come from the config: the rule's param holds only what decides reruns
 run_script(snakemake, verify_block, samples_path=snakemake.input.samples, problems_path=snakemake.input.problems,
-           output=snakemake.output[0], settings=snakemake.params.settings, threads=snakemake.threads)
+           output=snakemake.output[0], settings=snakemake.config["verify"], threads=snakemake.threads)
