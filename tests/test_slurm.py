@@ -68,9 +68,10 @@ def run_slurm(wd: Path, cfg: Path, env: dict, *extra: str, check: bool = True, b
 
 
 def submitted(log: str) -> dict[int, str]:
-    """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log."""
+    """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log (whose
+    folder names are rule_<rule> or group_<group>_<its rules>)."""
     out = {}
-    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_([a-z_]+)/", log):
+    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_(score_free|[a-z]+)[a-z_]*/", log):
         out[int(m.group(1))] = m.group(3)
     return out
 
