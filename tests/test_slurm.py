@@ -71,7 +71,8 @@ def submitted(log: str) -> dict[int, str]:
     """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log (whose
     folder names are rule_<rule> or group_<group>_<its rules>)."""
     out = {}
-    for m in re.finditer(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_(score_free|[a-z]+)[a-z_]*/", log):
+    pattern = r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/(rule|group)_(score_free|[a-z]+)[a-z_]*/"
+    for m in re.finditer(pattern, log):
         out[int(m.group(1))] = m.group(3)
     return out
 

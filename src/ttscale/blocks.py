@@ -27,8 +27,13 @@ class Block:
     s1: int
 
     @property
+    def positions(self) -> str:
+        """The problem half of the name, `p<p0>-<p1>` (also names a block's ids file)."""
+        return f"p{self.p0:05d}-{self.p1:05d}"
+
+    @property
     def name(self) -> str:
-        return f"p{self.p0:05d}-{self.p1:05d}_s{self.s0:06d}-{self.s1:06d}"
+        return f"{self.positions}_s{self.s0:06d}-{self.s1:06d}"
 
     @property
     def n_problems(self) -> int:

@@ -124,12 +124,11 @@ def ids_file(config: dict[str, Any], dataset: str, block: str) -> list[str]:
     """
     if not config["datasets"][dataset].get("ids"):
         return []
-    b = Block.parse(block)
-    return [str(experiment_dir(config) / "identity" / "ids" / dataset / f"p{b.p0:05d}-{b.p1:05d}.json")]
+    return [str(experiment_dir(config) / "identity" / "ids" / dataset / f"{Block.parse(block).positions}.json")]
 
 
 def block_ids(config: dict[str, Any], dataset: str, positions: str) -> list[str]:
-    """The ids at positions `p<p0>-<p1>` of a dataset's `ids`."""
+    """The ids at positions `p<p0>-<p1>` (Block.positions) of a dataset's `ids`."""
     p0, p1 = (int(x) for x in positions.lstrip("p").split("-"))
     return list(config["datasets"][dataset]["ids"][p0:p1])
 
