@@ -6,7 +6,12 @@ then rerun after raising every dataset's samples_per_problem by 10 %: only the n
 generated, verified and scored; aggregation, analysis and the report rerun. Both in scratch copies
 of the workflow that share the built embedded model.
 
-    .venv/bin/python benchmarks/incremental.py [--raise 0.10]
+Two modes, each with both sides: `warm`, the local profile as it is (engine jobs run in the
+folder's warm worker, ttscale.warm: the full run starts its worker from nothing, the rerun finds
+the one its default run left), and `cold` (TTSCALE_WARM=0: every job in a process of its own, as
+on a cluster).
+
+    .venv/bin/python benchmarks/incremental.py [--raise 0.10] [--modes warm,cold]
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,12 +42,17 @@ def workdir(name: str) -> Path:
     return make_workdir(Path(tempfile.mkdtemp(prefix=f"ttscale-bench-{name}-")))
 
 
-def run(wd: Path, config: dict) -> float:
+def run(wd: Path, config: dict, warm: str | None = None) -> float:
+    """Seconds of one `snakemake --profile profiles/local` run in wd (TTSCALE_WARM=warm if given)."""
     cfg = wd / "bench.yaml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    # tests/conftest.py (imported for make_workdir) shortens the warm worker's idle time: undo it
+    env = {k: v for k, v in os.environ.items() if k != "TTSCALE_WARM"}
+    if warm is not None:
+        env["TTSCALE_WARM"] = warm
     start = time.perf_counter()
     proc = subprocess.run([SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(cfg)], cwd=wd,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"snakemake failed in {wd}:\n{(proc.stdout + proc.stderr)[-4000:]}")
@@ -63,6 +74,7 @@ def raised(config: dict, fraction: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raise", dest="fraction", type=float, default=0.10)
+    ap.add_argument("--modes", default="warm,cold", help="warm (the local profile as it is), cold (TTSCALE_WARM=0)")
     args = ap.parse_args()
     if not (MODEL / "config.json").exists():
         from ttscale.models.build import build
@@ -75,13 +87,27 @@ def main() -> None:
     more = {d: s.get("samples_per_problem") or bigger["samples_per_problem"] for d, s in bigger["datasets"].items()}
     print(f"samples per problem: {sizes} -> {more}", flush=True)
 
-    print("baseline: full run from scratch of the larger config", flush=True)
-    full = run(workdir("full"), bigger)
-    print("ours: default run (untimed), then the rerun after raising the sample count", flush=True)
-    wd = workdir("incr")
-    run(wd, base)
-    incremental = run(wd, bigger)
-    print(f"RESULT incremental_rerun ours={incremental:.1f} s baseline={full:.1f} s ratio={incremental / full:.3f}")
+    for mode in args.modes.split(","):
+        warm = {"warm": None, "cold": "0"}[mode]
+        name = "incremental_rerun" + ("" if mode == "warm" else "_cold")
+        print(f"[{mode}] baseline: full run from scratch of the larger config", flush=True)
+        full_wd = workdir(f"full-{mode}")
+        full = run(full_wd, bigger, warm)
+        stop_warm(full_wd)
+        print(f"[{mode}] ours: default run (untimed), then the rerun after raising the sample count", flush=True)
+        wd = workdir(f"incr-{mode}")
+        run(wd, base, warm)
+        incremental = run(wd, bigger, warm)
+        stop_warm(wd)
+        print(f"RESULT {name} ours={incremental:.1f} s baseline={full:.1f} s ratio={incremental / full:.3f}",
+              flush=True)
+
+
+def stop_warm(wd: Path) -> None:
+    """Stop the folder's warm worker (its engines would hold memory through the next runs)."""
+    from ttscale import warm
+
+    warm.stop(wd)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,20 @@ EMBEDDED_MODEL = REPO / "resources" / "models" / "smollm2-135m-instruct"
 # memory back when it goes), so the suite asks for 1 GB per engine, in process and in the workflows
 # it runs. Set VLLM_CPU_KVCACHE_SPACE yourself to override.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+# The workflows the tests run use profiles/local, whose engine jobs run in a warm worker per
+# scratch folder (ttscale.warm); here it goes 30 s after its last job instead of the profile's 10
+# minutes, and every folder's worker is stopped when its test (or the session) ends.
+os.environ.setdefault("TTSCALE_WARM", "30")
+_WORKDIRS: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_warm_workers():
+    yield
+    from ttscale import warm
+
+    for path in _WORKDIRS:
+        warm.stop(path)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +54,7 @@ def make_workdir(path: Path) -> Path:
     The embedded model is linked, not copied, so scratch runs share the one built copy.
     """
     path.mkdir(parents=True, exist_ok=True)
+    _WORKDIRS.append(path)
     for item in ("Snakefile", "workflow", "profiles", "config", "containers"):
         src = REPO / item
         if src.is_dir():
@@ -52,6 +68,9 @@ def make_workdir(path: Path) -> Path:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path) -> Iterator[Path]:
     """A scratch copy of the workflow to run Snakemake in (see make_workdir)."""
-    return make_workdir(tmp_path)
+    yield make_workdir(tmp_path)
+    from ttscale import warm
+
+    warm.stop(tmp_path)

@@ -21,9 +21,10 @@ def write_config(workdir: Path, config: dict, name: str = "test.yaml") -> Path:
     return path
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True, timeout: int = 1800) -> str:
+def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True, timeout: int = 1800,
+              env: dict[str, str] | None = None) -> str:
     cmd = [SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(configfile), "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}")

@@ -19,26 +19,53 @@ log = logging.getLogger(__name__)
 # another is still in use is parked, and parked engines go when the last active one does.
 _ACTIVE: list[Any] = []
 _PARKED: list[Any] = []
+# A warm worker (ttscale.warm) keeps released engines for the next job that asks for the same one;
+# up to _KEEP of them, by the settings they were made with.
+_KEEP = 0
+_KEPT: dict[str, Any] = {}
+_KEYS: dict[int, str] = {}
+
+
+def keep_engines(n: int) -> None:
+    """Keep up to n released engines for reuse (the warm worker's setting; 0 releases at once)."""
+    global _KEEP
+    _KEEP = n
+
+
+def _drop_kept() -> None:
+    """Release every kept engine together (one going tears the shared state down for all)."""
+    import gc
+
+    _KEPT.clear()
+    _KEYS.clear()
+    _PARKED.clear()
+    gc.collect()
+    trim_heap()
 
 
 def release(llm: Any) -> None:
-    """Release an engine made by make_llm (see the note on _ACTIVE)."""
+    """Release an engine made by make_llm (see the notes on _ACTIVE and _KEEP)."""
     import gc
 
     for i, e in enumerate(_ACTIVE):
         if e is llm:
             del _ACTIVE[i]
             break
+    if _KEEP and id(llm) in _KEYS:
+        _KEPT[_KEYS[id(llm)]] = llm
+        if len(_KEPT) > _KEEP and not _ACTIVE:
+            _drop_kept()
+        return
     if _ACTIVE:
         _PARKED.append(llm)
     else:
         _PARKED.clear()
         del llm
         gc.collect()
-        _trim_heap()
+        trim_heap()
 
 
-def _trim_heap() -> None:
+def trim_heap() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise), so a process that loads
     engine after engine (the test suite, a search job's generator and scorer) does not grow."""
     import contextlib
@@ -107,9 +134,26 @@ def make_llm(
         kwargs.setdefault("max_model_len", 4096)
         kwargs["max_num_batched_tokens"] = max(4096, kwargs["max_model_len"])
     kwargs.update(engine or {})
+    key = ""
+    if _KEEP:
+        import json
+
+        key = json.dumps([kwargs, {k: os.environ.get(k) for k in sorted(cpu_env(threads))}], sort_keys=True,
+                         default=repr)
+        if key in _KEPT:
+            llm = _KEPT.pop(key)
+            llm.reset_prefix_cache()  # lent as if new: no cached prefixes from earlier jobs
+            _ACTIVE.append(llm)
+            log.info("reusing a kept vLLM engine (%d kept)", len(_KEPT) + 1)
+            return llm
+        # a GPU holds one engine at a time (each takes most of its memory); a CPU keeps _KEEP
+        if _KEPT and not _ACTIVE and (len(_KEPT) >= _KEEP or not on_cpu()):
+            _drop_kept()
     from vllm import LLM
 
     log.info("starting vLLM engine: %s", {k: v for k, v in kwargs.items() if k != "model"} | {"model": path})
     llm = LLM(**kwargs)
     _ACTIVE.append(llm)
+    if key:
+        _KEYS[id(llm)] = key
     return llm

@@ -32,8 +32,23 @@ def setup_logging(logfile: str | None) -> None:
 
 
 def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call fn(**kwargs) inside a Snakemake job with logging to its log file."""
+    """Call fn(**kwargs) inside a Snakemake job with logging to its log file.
+
+    A job whose rule has the resource `warm_s` (profiles/local sets it for the engine rules) sends
+    the call to the folder's warm worker instead (ttscale.warm), which keeps engines between jobs.
+    """
     logfile = snakemake.log[0] if len(snakemake.log) else None
+    from ttscale import warm
+
+    setup_logging(None)
+    try:
+        keep_alive = warm.keep_alive(getattr(snakemake.resources, "warm_s", 0))
+        if keep_alive:
+            return warm.call(Path.cwd(), fn, kwargs, logfile=logfile, rule=snakemake.rule,
+                             wildcards=dict(snakemake.wildcards.items()), keep_alive=keep_alive)
+    except TtscaleError as exc:
+        logging.getLogger("ttscale").error("%s", exc)
+        sys.exit(1)
     setup_logging(logfile)
     log = logging.getLogger("ttscale")
     log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards.items()))

@@ -14,6 +14,7 @@ from ttscale import plan as tplan  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
 from ttscale.snake import write_identity  # noqa: E402
+from ttscale.warm import note as warm_note  # noqa: E402
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -103,6 +104,8 @@ onstart:
 
 onsuccess:
     print(f"ttscale: done; results in {EXP}/, logs in {LOGS}/")
+    if warm_note(Path.cwd()):
+        print(warm_note(Path.cwd()))
 
 
 onerror:
