@@ -42,7 +42,7 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
 
     setup_logging(None)
     try:
-        keep_alive = warm.keep_alive(getattr(snakemake.resources, "warm_s", 0))
+        keep_alive = warm.keep_alive(getattr(getattr(snakemake, "resources", None), "warm_s", 0))
         if keep_alive:
             return warm.call(Path.cwd(), fn, kwargs, logfile=logfile, rule=snakemake.rule,
                              wildcards=dict(snakemake.wildcards.items()), keep_alive=keep_alive)
