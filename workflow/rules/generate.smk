@@ -34,8 +34,8 @@ rule problem_ids:
     log:
         f"{LOGS}/identity/ids/{{dataset}}/{{positions}}.log",
     localrule: True
-    run:
-        write_identity(output[0], params.ids, log[0])
+    script:
+        "../scripts/identity.py"
 
 
 ALL_TARGETS += [path for run in RUNS for path in stage_shards("samples", run)]

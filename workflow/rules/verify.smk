@@ -62,8 +62,8 @@ rule identity:
     log:
         f"{LOGS}/identity/{{stage}}/{{name}}.log",
     localrule: True
-    run:
-        write_identity(output[0], params.identity, log[0])
+    script:
+        "../scripts/identity.py"
 
 
 ALL_TARGETS += [path for run in RUNS for path in stage_shards("verdicts", run)]
