@@ -34,6 +34,8 @@ rule problem_ids:
     log:
         f"{LOGS}/identity/ids/{{dataset}}/{{positions}}.log",
     localrule: True
+    conda:
+        "../envs/ttscale.yaml"
     script:
         "../scripts/identity.py"
 

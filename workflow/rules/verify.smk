@@ -62,6 +62,8 @@ rule identity:
     log:
         f"{LOGS}/identity/{{stage}}/{{name}}.log",
     localrule: True
+    conda:
+        "../envs/ttscale.yaml"
     script:
         "../scripts/identity.py"
 
