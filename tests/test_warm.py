@@ -164,3 +164,42 @@ def test_warm_run_gives_the_samples_of_a_cold_run(tmp_path, embedded_model):
             warm.stop(wd)
     assert texts["warm"] and texts["warm"].keys() == texts["cold"].keys()
     assert texts["warm"] == texts["cold"]
+
+
+def test_kept_engines_are_reused_and_dropped_together(monkeypatch):
+    """The worker's engine cache (ttscale.engine with keep_engines), with a stand-in for vllm.LLM."""
+    from types import SimpleNamespace
+
+    from ttscale import engine
+
+    class FakeLLM:
+        def __init__(self, **kwargs):
+            self.kwargs, self.resets = kwargs, 0
+
+        def reset_prefix_cache(self):
+            self.resets += 1
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=FakeLLM))
+    monkeypatch.setattr(engine, "on_cpu", lambda: True)
+    monkeypatch.setattr(engine, "_KEPT", {})
+    monkeypatch.setattr(engine, "_KEYS", {})
+    monkeypatch.setattr(engine, "_ACTIVE", [])
+    engine.keep_engines(2)
+    try:
+        sampler = engine.make_llm("m", dtype="float32")
+        engine.release(sampler)
+        judge = engine.make_llm("m", dtype="bfloat16")
+        engine.release(judge)
+        again = engine.make_llm("m", dtype="float32")
+        assert again is sampler and again.resets == 1  # same settings: the kept engine, cache emptied
+        engine.release(again)
+        assert len(engine._KEPT) == 2
+        third = engine.make_llm("other", dtype="float32")  # room for two: both kept ones go first
+        assert third is not sampler and engine._KEPT == {}
+        engine.release(third)
+        monkeypatch.setattr(engine, "on_cpu", lambda: False)  # a GPU holds one engine at a time
+        fourth = engine.make_llm("m", dtype="float32")
+        assert engine._KEPT == {} and fourth is not sampler
+        engine.release(fourth)
+    finally:
+        engine.keep_engines(0)
