@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,28 @@ def setup_logging(logfile: str | None) -> None:
     )
 
 
+def run_logged(call: Callable[[], Any], *, logfile: str | None, rule: str, wildcards: dict[str, str],
+               where: str = "") -> Any:
+    """Run call() as the job `rule` with logging to its log file: a user error (TtscaleError) is
+    logged as one line, any other error with its traceback, and both are raised again. Shared by
+    jobs that run in their own process and jobs that run in the warm worker (`where` says which)."""
+    setup_logging(logfile)
+    log = logging.getLogger("ttscale")
+    log.info("rule %s, wildcards %s%s", rule, wildcards, where)
+    start = time.time()
+    try:
+        result = call()
+    except TtscaleError as exc:
+        log.error("%s", exc)
+        raise
+    except Exception:
+        # a bug, not a user error: its traceback belongs in the job's log file, not only Snakemake's stderr
+        log.exception("rule %s failed", rule)
+        raise
+    log.info("done in %.1fs", time.time() - start)
+    return result
+
+
 def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
     """Call fn(**kwargs) inside a Snakemake job with logging to its log file.
 
@@ -38,6 +61,7 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
     the call to the folder's warm worker instead (ttscale.warm), which keeps engines between jobs.
     """
     logfile = snakemake.log[0] if len(snakemake.log) else None
+    wildcards = dict(snakemake.wildcards.items())
     from ttscale import warm
 
     setup_logging(None)
@@ -45,25 +69,14 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
         keep_alive = warm.keep_alive(getattr(getattr(snakemake, "resources", None), "warm_s", 0))
         if keep_alive:
             return warm.call(Path.cwd(), fn, kwargs, logfile=logfile, rule=snakemake.rule,
-                             wildcards=dict(snakemake.wildcards.items()), keep_alive=keep_alive)
+                             wildcards=wildcards, keep_alive=keep_alive)
     except TtscaleError as exc:
         logging.getLogger("ttscale").error("%s", exc)
         sys.exit(1)
-    setup_logging(logfile)
-    log = logging.getLogger("ttscale")
-    log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards.items()))
-    start = time.time()
     try:
-        result = fn(**kwargs)
-    except TtscaleError as exc:
-        log.error("%s", exc)
-        sys.exit(1)
-    except Exception:
-        # a bug, not a user error: its traceback belongs in the job's log file, not only Snakemake's stderr
-        log.exception("rule %s failed", snakemake.rule)
-        raise
-    log.info("done in %.1fs", time.time() - start)
-    return result
+        return run_logged(partial(fn, **kwargs), logfile=logfile, rule=snakemake.rule, wildcards=wildcards)
+    except TtscaleError:
+        sys.exit(1)  # logged by run_logged
 
 
 def write_identity(path: str | Path, text: str, log: str | Path | None = None) -> None:

@@ -169,8 +169,6 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, Path):
-        return Path(value)
     return value
 
 
@@ -353,7 +351,7 @@ class _Worker:
                 self.busy = False
 
     def _one(self, conn: Any) -> None:
-        from ttscale.snake import setup_logging
+        from ttscale.snake import run_logged, setup_logging
 
         try:
             req = conn.recv()
@@ -362,30 +360,30 @@ class _Worker:
         self.keep_alive = float(req.get("keep_alive") or self.keep_alive)
         done = threading.Event()
         threading.Thread(target=self._watch_client, args=(conn, done), daemon=True).start()
-        setup_logging(req["logfile"])
-        jlog = logging.getLogger("ttscale")
-        jlog.info("rule %s, wildcards %s (warm worker pid %d, job %d)", req["rule"], req["wildcards"],
-                  os.getpid(), self.jobs + 1)
-        start = time.time()
         try:
-            module, name = req["fn"].split(":")
-            fn: Any = import_module(module)
-            for part in name.split("."):
-                fn = getattr(fn, part)
-            fn(**req["kwargs"])
+            run_logged(lambda: _resolve(req["fn"])(**req["kwargs"]), logfile=req["logfile"], rule=req["rule"],
+                       wildcards=req["wildcards"], where=f" (warm worker pid {os.getpid()}, job {self.jobs + 1})")
             answer = ("ok", None)
-            jlog.info("done in %.1fs", time.time() - start)
         except TtscaleError as exc:
-            jlog.error("%s", exc)
             answer = ("user_error", str(exc))
         except BaseException as exc:  # a job's SystemExit must not end the worker
-            jlog.exception("rule %s failed", req["rule"])
+            if not isinstance(exc, Exception):  # run_logged logs only Exceptions
+                logging.getLogger("ttscale").exception("rule %s failed", req["rule"])
             answer = ("error", "".join(traceback.format_exception(exc)))
         finally:
             done.set()
             setup_logging(None)  # close the job's log file
         with contextlib.suppress(OSError, BrokenPipeError):
             conn.send(answer)
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    """The function named `module:qualname`."""
+    module, name = target.split(":")
+    fn: Any = import_module(module)
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    return fn
 
 
 def main(argv: list[str]) -> None:

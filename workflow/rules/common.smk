@@ -103,8 +103,8 @@ onstart:
 
 onsuccess:
     print(f"ttscale: done; results in {EXP}/, logs in {LOGS}/")
-    if warm_note(Path.cwd()):
-        print(warm_note(Path.cwd()))
+    if note := warm_note(Path.cwd()):
+        print(note)
 
 
 onerror:
