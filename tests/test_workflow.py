@@ -2,8 +2,9 @@
 
 One real run (module fixture) produces the shards; the dry runs after it show that raising the
 sample count, adding problems past a full problem block, a dataset or a model plans only the new
-blocks, and that a rerun with nothing changed runs nothing. (A partial last problem block that grows
-is renamed and rerun, reusing its old samples: tests/test_block_reuse.py.)
+blocks, and that a rerun with nothing changed runs nothing. A partial last problem block that grows
+is renamed and rerun, reusing its old samples, verdicts and scores (the last test here; the details:
+tests/test_block_reuse.py, tests/test_result_reuse.py).
 """
 
 from __future__ import annotations
@@ -186,3 +187,28 @@ def test_adding_a_strategy_or_a_budget_plans_only_that(tiny):
 
     jobs = planned(wd, _variant(wd, two_budgets))
     assert {p.split("sampling=")[1].split("-")[0] for p in jobs["generate"]} == {"beam.n4", "beam.n8"}
+
+
+def test_grown_problem_block_judges_only_new_samples(tiny):
+    """Last in this module (it adds shards): a partial problem block that grows is renamed, and its
+    generate, verify and score jobs take the old block's samples, verdicts and scores (real run)."""
+    wd, _, _ = tiny
+
+    def grown(c):  # 4 problems per block: the block of the 2 problems is partial, and grows to 3
+        c.update(problems_per_block=4)
+        c["datasets"]["arith"]["args"]["size"] = 3
+
+    cfg = _variant(wd, grown)
+    jobs = planned(wd, cfg)
+    assert sorted(Path(p).name for p in jobs["generate"]) == [
+        "p00000-00003_s000000-000002.parquet", "p00000-00003_s000002-000004.parquet"]
+    snakemake(wd, cfg)
+    for stage in ("verdicts", "scores"):
+        shards = [p for p in _shards(wd, stage) if p.name.startswith("p00000-00003")]
+        assert len(shards) == (2 if stage == "verdicts" else 4)  # two scorers
+        for p in shards:
+            meta = read_metadata(p)  # of 2 x 3 samples, the 2 x 2 of the old problems are reused
+            assert meta["rows"] == 6 and meta["reused"] == 4, (p, meta)
+            assert meta["reused_from"] == [p.name.replace("00003_", "00002_")]
+    logs = list((wd / "results" / "tiny" / "logs" / "generate").rglob("p00000-00003*.log"))
+    assert len(logs) == 2 and all("reusing 4 of 6 samples" in p.read_text() for p in logs)

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
+from ttscale.reuse import identity_hash, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verifier_for
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 __all__ = ["SANDBOXES", "VERIFIERS", "verify_block", "verify_items"]
 
 DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
+REUSE_COLUMNS = ("text",)  # what a verdict reads of its sample (with the problem)
 
 
 def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,8 +46,13 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
-                 settings: dict[str, Any], threads: int = 1) -> dict[str, Any]:
-    """Verify one sample shard into its verdict shard (same rows, same order)."""
+                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None) -> dict[str, Any]:
+    """Verify one sample shard into its verdict shard (same rows, same order).
+
+    With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
+    under the same identity already judged, with the same text, keep that verdict
+    (ttscale.reuse: a grown problem block verifies only its new problems' samples).
+    """
     start = time.time()
     samples = read_table(samples_path, SAMPLES, columns=None)
     problems = {r["problem_id"]: r for r in read_table(problems_path, PROBLEMS).to_pylist()}
@@ -53,21 +60,27 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     missing = {r["problem_id"] for r in rows} - set(problems)
     if missing:
         raise DataError(f"{samples_path}: problems {sorted(missing)[:5]} are not in {problems_path}")
+    keys, values = sample_rows(samples, REUSE_COLUMNS)
+    ident = identity_hash(identity)
+    reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
+    todo = [i for i in range(len(rows)) if i not in reused]
     settings = {**settings, "workers": settings.get("workers") or threads}
-    items = [{**problems[r["problem_id"]], **r} for r in rows]
-    verdicts = verify_items(items, settings)
-    table = pa.Table.from_pylist(
-        [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], **v}
-         for r, v in zip(rows, verdicts, strict=True)],
-        schema=VERDICTS,
-    )
+    fresh = verify_items([{**problems[rows[i]["problem_id"]], **rows[i]} for i in todo], settings)
+    verdicts = dict(reused)
+    verdicts.update({i: {"problem_id": rows[i]["problem_id"], "sample_index": rows[i]["sample_index"], **v}
+                     for i, v in zip(todo, fresh, strict=True)})
+    table = pa.Table.from_pylist([verdicts[i] for i in range(len(rows))], schema=VERDICTS)
     if table.num_rows != samples.num_rows:
         raise DataError(f"{output}: {table.num_rows} verdicts for {samples.num_rows} samples in {samples_path}")
     counts: dict[str, int] = defaultdict(int)
-    for v in verdicts:
+    for v in verdicts.values():
         counts[v["status"]] += 1
     summary = {"samples": str(samples_path), "rows": table.num_rows, "statuses": dict(counts),
-               "backend": settings.get("backend"), "seconds": round(time.time() - start, 3)}
+               "backend": settings.get("backend"), "reused": len(reused), "reused_from": sources,
+               "seconds": round(time.time() - start, 3)}
+    if ident:
+        summary.update(identity=ident, samples_digest=samples_digest(keys, values))
     write_table(output, table, VERDICTS, metadata=summary)
-    log.info("wrote %s: %d verdicts %s in %.1fs", output, table.num_rows, dict(counts), time.time() - start)
+    log.info("wrote %s: %d verdicts %s in %.1fs (%d reused from %s)", output, table.num_rows, dict(counts),
+             time.time() - start, len(reused), ", ".join(sources) or "none")
     return summary
