@@ -21,6 +21,14 @@ def test_bad_block_names(bad):
         Block.parse(bad)
 
 
+def test_positions_round_trip():
+    b = Block(40, 60, 0, 16)
+    assert Block.parse_positions(b.positions) == (40, 60)
+    for bad in ("p00060-00040", "p1-2", b.name, "p00000-00020x"):
+        with pytest.raises(DataError, match="problem positions"):
+            Block.parse_positions(bad)
+
+
 def test_grid_covers_everything_once():
     blocks = plan_blocks(n_problems=45, samples_per_problem=70, block_size=32, problems_per_block=20)
     cells = {(p, s) for b in blocks for p in range(b.p0, b.p1) for s in range(b.s0, b.s1)}

@@ -17,6 +17,7 @@ from ttscale.errors import DataError
 
 BLOCK_PATTERN = r"p\d+-\d+_s\d+-\d+"
 _BLOCK_RE = re.compile(r"^p(\d{5,})-(\d{5,})_s(\d{6,})-(\d{6,})$")
+_POSITIONS_RE = re.compile(r"^p(\d{5,})-(\d{5,})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -57,6 +58,14 @@ class Block:
         if not (p0 < p1 and s0 < s1):
             raise DataError(f"empty block range in {name!r}")
         return cls(p0, p1, s0, s1)
+
+    @staticmethod
+    def parse_positions(text: str) -> tuple[int, int]:
+        """(p0, p1) from the problem half of a name, `p<p0>-<p1>` (the inverse of `positions`)."""
+        m = _POSITIONS_RE.match(text)
+        if not m or int(m.group(1)) >= int(m.group(2)):
+            raise DataError(f"not a block's problem positions: {text!r} (expected e.g. p00000-00020)")
+        return int(m.group(1)), int(m.group(2))
 
 
 def _ranges(total: int, step: int) -> list[tuple[int, int]]:

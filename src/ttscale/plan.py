@@ -129,7 +129,7 @@ def ids_file(config: dict[str, Any], dataset: str, block: str) -> list[str]:
 
 def block_ids(config: dict[str, Any], dataset: str, positions: str) -> list[str]:
     """The ids at positions `p<p0>-<p1>` (Block.positions) of a dataset's `ids`."""
-    p0, p1 = (int(x) for x in positions.lstrip("p").split("-"))
+    p0, p1 = Block.parse_positions(positions)
     return list(config["datasets"][dataset]["ids"][p0:p1])
 
 
