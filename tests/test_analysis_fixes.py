@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -17,7 +18,9 @@ from ttscale.analysis.cost import problem_costs
 from ttscale.analysis.data import load_run
 from ttscale.analysis.difficulty import quantile_bins
 from ttscale.analysis.estimators import group_labels, vote_at_n, vote_mc
+from ttscale.analysis.experiment import summary_table
 from ttscale.analysis.pipeline import analyze_experiment, discover
+from ttscale.analysis.run import COSTS, CURVES
 from ttscale.errors import DataError
 from ttscale.importers import MANIFEST, import_samples
 
@@ -139,6 +142,29 @@ def test_unknown_tokens_are_nan_not_zero(tmp_path):
     full = problem_costs(np.array([[10.0]]), np.array([[20.0]]), dims, prices)
     for key in c:  # a problem's known samples alone give its means; none known gives NaN
         assert c[key][0] == full[key][0] and np.isnan(c[key][1]), key
+
+
+def test_summary_cost_leaves_out_problems_without_token_counts():
+    """One problem without token counts (an imported one, say) must not empty its run's summary cost."""
+    curve = {"metric": "coverage", "model": "m", "dataset": "d", "sampling": "s", "selector": "oracle",
+             "scheme": "all", "bin": "all", "value": 0.5, "ci_lo": 0.4, "ci_hi": 0.6, "mc_se": 0.0,
+             "n_problems": 3, "flops": np.nan, "dollars": np.nan}
+    curves = pa.Table.from_pylist([{**curve, "k": 1.0}, {**curve, "k": 4.0, "value": 0.7}], schema=CURVES)
+    base = {"model": "m", "dataset": "d", "sampling": "s", "level": "", "n": 4, "n_correct": 1,
+            "search_tokens": np.nan, "flops_per_token": 2.0}
+    known = [(10.0, 20.0, 100.0, 400.0), (30.0, 40.0, 300.0, 800.0)]
+    rows = [{**base, "problem_id": f"p{i}", "prompt_tokens": p, "completion_tokens": c, "prompt_flops": pf,
+             "decode_flops": df, "prompt_dollars": pf / 100, "decode_dollars": df / 100}
+            for i, (p, c, pf, df) in enumerate(known)]
+    rows.append({**base, "problem_id": "p2", **dict.fromkeys(
+        ("prompt_tokens", "completion_tokens", "prompt_flops", "decode_flops", "prompt_dollars", "decode_dollars"),
+        np.nan)})
+    (row,) = summary_table(curves, pa.Table.from_pylist(rows, schema=COSTS), once=True).to_pylist()
+    assert row["prompt_tokens"] == 20.0 and row["completion_tokens"] == 30.0
+    assert row["flops_per_sample"] == pytest.approx(600.0 + 200.0 / 4)  # decode per sample + prompt / n
+    assert row["dollars_per_sample"] == pytest.approx(6.0 + 2.0 / 4)
+    none_known = pa.Table.from_pylist(rows[2:], schema=COSTS)
+    assert np.isnan(summary_table(curves, none_known, once=True).to_pylist()[0]["flops_per_sample"])
 
 
 # --- 4 and 6. strict import fields, errors naming file:line and key -----------------------------------

@@ -74,8 +74,17 @@ def _run_id(model: str, sampling: str) -> str:
     return f"{model} · {sampling}"
 
 
+def _known_mean(values: list[float | None]) -> float:
+    """Mean over the problems whose cost is known (NaN: no token counts); NaN if none is."""
+    arr = np.asarray([np.nan if v is None else v for v in values], np.float64)
+    known = arr[~np.isnan(arr)]
+    return float(known.mean()) if known.size else float("nan")
+
+
 def summary_table(curves: pa.Table, costs: pa.Table, once: bool) -> pa.Table:
-    """One row per run: size, pass@1, coverage at n, the best selector at n, tokens and cost per sample."""
+    """One row per run: size, pass@1, coverage at n, the best selector at n, tokens and cost per sample
+    (means over the problems with known token counts: one problem without them, e.g. imported samples,
+    does not empty the run's cost)."""
     cur = curves.filter(pc.equal(curves["scheme"], "all")).to_pylist()
     rows = []
     runs = sorted({(r["model"], r["dataset"], r["sampling"]) for r in cur})
@@ -88,12 +97,8 @@ def summary_table(curves: pa.Table, costs: pa.Table, once: bool) -> pa.Table:
         best = best_row(at_n)
         vote = next((r["value"] for r in at_n if r["selector"] == "vote"), np.nan)
         rc = [r for r in cost_rows if (r["model"], r["dataset"], r["sampling"]) == (model, dataset, sampling)]
-        pt = float(np.mean([r["prompt_tokens"] for r in rc]))
-        ct = float(np.mean([r["completion_tokens"] for r in rc]))
-        pf = np.mean([r["prompt_flops"] for r in rc])
-        df = np.mean([r["decode_flops"] for r in rc])
-        pdl = np.mean([r["prompt_dollars"] for r in rc])
-        ddl = np.mean([r["decode_dollars"] for r in rc])
+        pt, ct, pf, df, pdl, ddl = (_known_mean([r[k] for r in rc]) for k in (
+            "prompt_tokens", "completion_tokens", "prompt_flops", "decode_flops", "prompt_dollars", "decode_dollars"))
         per_sample_f = df + (pf / n if once else pf)
         per_sample_d = ddl + (pdl / n if once else pdl)
         rows.append({"model": model, "dataset": dataset, "sampling": sampling, "problems": int(cov[0]["n_problems"]),
