@@ -54,11 +54,25 @@ class Session:
     """One running sandbox: send a task, receive its result. recv() returns None if the sandbox died
     and raises TimeoutError if no answer came within `timeout` (the sample may still be running)."""
 
+    buf = b""  # runner output received but not yet returned: answers are JSON lines
+
     def send(self, obj: dict) -> None:
         raise NotImplementedError
 
-    def recv(self, timeout: float) -> dict | None:
+    def _read(self, timeout: float) -> bytes | None:
+        """The runner's next output bytes (b"" if only something else arrived), None at its end;
+        TimeoutError if nothing arrived within `timeout`."""
         raise NotImplementedError
+
+    def recv(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            chunk = self._read(max(0.0, deadline - time.monotonic()))
+            if chunk is None:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line) if line.strip() else None
 
     def close(self) -> str:
         """Stop the sandbox; returns what it wrote on stderr (for error messages)."""
@@ -149,7 +163,6 @@ class DockerSession(Session):
         self.sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         self.raw = self.sock._sock
         container.start()
-        self.buf = b""
         self.frame = b""
         self.err = b""
         self.send(limits)
@@ -157,35 +170,28 @@ class DockerSession(Session):
     def send(self, obj: dict) -> None:
         self.raw.sendall((json.dumps(obj) + "\n").encode())
 
-    def _read_frames(self, timeout: float) -> bool:
+    def _read(self, timeout: float) -> bytes | None:
         self.raw.settimeout(max(timeout, 1e-6))
         try:
             chunk = self.raw.recv(65536)
         except TimeoutError:
             raise
         except OSError:
-            return False
+            return None
         if not chunk:
-            return False
+            return None
         self.frame += chunk
+        out = b""
         while len(self.frame) >= 8:
             kind, size = self.frame[0], int.from_bytes(self.frame[4:8], "big")
             if len(self.frame) < 8 + size:
                 break
             payload, self.frame = self.frame[8 : 8 + size], self.frame[8 + size :]
             if kind == 1:
-                self.buf += payload
+                out += payload
             else:
                 self.err = (self.err + payload)[-4000:]
-        return True
-
-    def recv(self, timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            if not self._read_frames(deadline - time.monotonic()):
-                return None
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
+        return out
 
     def close(self) -> str:
         with contextlib.suppress(OSError):
@@ -229,7 +235,6 @@ class ProcessSession(Session):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      **(popen or {}))
         self.err: list[bytes] = []
-        self.buf = b""
         threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()), daemon=True).start()
         self.send(limits)
 
@@ -237,21 +242,12 @@ class ProcessSession(Session):
         self.proc.stdin.write((json.dumps(obj) + "\n").encode())
         self.proc.stdin.flush()
 
-    def recv(self, timeout: float) -> dict | None:
-        # Our own buffer over the raw descriptor: a buffered reader could hold a second answer that
-        # select() would not see.
-        deadline = time.monotonic() + timeout
+    def _read(self, timeout: float) -> bytes | None:
+        # the raw descriptor, not a buffered reader: one could hold a second answer select() would not see
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line) if line.strip() else None
+        if not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError
+        return os.read(fd, 65536) or None
 
     def close(self) -> str:
         with contextlib.suppress(OSError):
