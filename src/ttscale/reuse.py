@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,27 +91,35 @@ def _lend(path: Path, samples_dir: Path, identity: str, wanted: dict[Key, int], 
             if (r["problem_id"], r["sample_index"]) in same}
 
 
+def gather(paths: Iterable[Path], wanted: dict[Any, int], lend: Callable[[Path, dict[Any, int]], dict[int, Any]],
+           what: str) -> tuple[dict[int, Any], list[str]]:
+    """Ask each shard in turn for the wanted items (key -> index) not found yet; `lend` returns index
+    -> item. A shard that cannot lend (damaged, foreign) is skipped with a warning, never an error.
+    Returns the items found and the names of the shards they came from."""
+    found: dict[int, Any] = {}
+    used: list[str] = []
+    for path in paths:
+        if len(found) == len(wanted):
+            break
+        try:
+            hits = lend(path, {k: i for k, i in wanted.items() if i not in found})
+        except Exception as exc:  # a damaged or foreign file must never stop the block
+            log.warning("not reusing %s from %s: %s: %s", what, path, type(exc).__name__, exc)
+            continue
+        if hits:
+            found.update(hits)
+            used.append(path.name)
+    return found, used
+
+
 def reusable_rows(output: str | Path, samples_path: str | Path, keys: Sequence[Key], values: Sequence[tuple],
                   columns: Sequence[str], identity: str | None,
                   schema: pa.Schema) -> tuple[dict[int, dict[str, Any]], list[str]]:
     """Rows (by position in `keys`) that sibling result shards of `output` already hold for these
     samples (`values`: each row's `columns`), and the names of the shards they came from. Nothing
     without an identity."""
-    found: dict[int, dict[str, Any]] = {}
-    used: list[str] = []
     if not identity or not keys:
-        return found, used
-    wanted = {key: i for i, key in enumerate(keys)}
-    for path in _siblings(Path(output)):
-        if len(found) == len(keys):
-            break
-        try:
-            rows = _lend(path, Path(samples_path).parent, identity,
-                         {k: i for k, i in wanted.items() if i not in found}, values, columns, schema)
-        except Exception as exc:  # a damaged or foreign file must never stop the block
-            log.warning("not reusing results from %s: %s: %s", path, type(exc).__name__, exc)
-            continue
-        if rows:
-            found.update(rows)
-            used.append(path.name)
-    return found, used
+        return {}, []
+    samples_dir = Path(samples_path).parent
+    return gather(_siblings(Path(output)), {key: i for i, key in enumerate(keys)},
+                  lambda path, wanted: _lend(path, samples_dir, identity, wanted, values, columns, schema), "results")

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
 from ttscale.registry import Registry
+from ttscale.reuse import gather
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.seeds import sample_seed
 
@@ -140,34 +142,22 @@ def reusable_results(output: str | Path, requests: list[Request],
     result, names of the shards used).
     """
     out = Path(output)
-    found: dict[int, Result] = {}
-    used: list[str] = []
     if not requests or not out.parent.is_dir():
-        return found, used
-    wanted = {(q.problem_id, q.sample_index, q.seed): i for i, q in enumerate(requests)}
+        return {}, []
     lo = min(q.sample_index for q in requests)
     hi = max(q.sample_index for q in requests) + 1
-    for path in sorted(out.parent.glob("*.parquet")):
-        if len(found) == len(requests):
-            break
-        if path.name == out.name:
-            continue
-        try:
-            blk = Block.parse(path.stem)
-        except DataError:
-            continue  # not a block shard
-        if blk.s1 <= lo or blk.s0 >= hi:
-            continue
-        try:
-            hits = _sibling_results(path, requests, {k: i for k, i in wanted.items() if i not in found},
-                                    expect or {})
-        except Exception as exc:  # a damaged or foreign file must never stop the block
-            log.warning("not reusing samples from %s: %s: %s", path, type(exc).__name__, exc)
-            continue
-        if hits:
-            found.update(hits)
-            used.append(path.name)
-    return found, used
+
+    def overlapping() -> Iterator[Path]:
+        for path in sorted(out.parent.glob("*.parquet")):
+            try:
+                blk = Block.parse(path.stem)
+            except DataError:
+                continue  # not a block shard
+            if path.name != out.name and blk.s0 < hi and lo < blk.s1:
+                yield path
+
+    return gather(overlapping(), {(q.problem_id, q.sample_index, q.seed): i for i, q in enumerate(requests)},
+                  lambda path, wanted: _sibling_results(path, requests, wanted, expect or {}), "samples")
 
 
 def _is_strategy_key(config: dict[str, Any], model: str, dataset: str, sampling: str, root: Path) -> bool:
