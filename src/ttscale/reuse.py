@@ -76,7 +76,8 @@ def _lend(path: Path, samples_dir: Path, identity: str, wanted: dict[Key, int], 
     meta = read_metadata(path)
     if meta.get("identity") != identity or not meta.get("samples_digest"):
         return {}
-    old_keys, old_values = sample_rows(read_table(samples_dir / path.name, columns=None), columns)
+    old = read_table(samples_dir / path.name, columns=["problem_id", "sample_index", *columns])
+    old_keys, old_values = sample_rows(old, columns)
     if samples_digest(old_keys, old_values) != meta["samples_digest"]:
         log.info("not reusing %s: its sample shard changed after it was written", path)
         return {}
