@@ -63,20 +63,16 @@ def _mix(n_samples: int, skip: set | None, loop_every: int) -> tuple[list[dict],
     return samples, origin
 
 
-def _ours(folder: Path, samples: list[dict], workers: int, timeout: float) -> tuple[float, list[dict]]:
-    f = folder / "ours.jsonl"
-    f.write_text("".join(json.dumps(s) + "\n" for s in samples))
+def _ours(f: Path, workers: int, timeout: float) -> tuple[float, list[dict]]:
     start = time.perf_counter()
     evaluate(str(f), [1], "docker", workers=workers, timeout=timeout)
     seconds = time.perf_counter() - start
     return seconds, [json.loads(x) for x in Path(f"{f}_results.jsonl").read_text().splitlines()]
 
 
-def _theirs(folder: Path, samples: list[dict], workers: int, timeout: float) -> tuple[float, list[bool]]:
-    f = folder / "theirs.jsonl"
-    f.write_text("".join(json.dumps(s) + "\n" for s in samples))
+def _theirs(f: Path, workers: int, timeout: float) -> tuple[float, list[bool]]:
     done = subprocess.run([sys.executable, "-c", HARNESS, str(f), str(workers), str(timeout)], check=True,
-                          capture_output=True, text=True, cwd=folder)
+                          capture_output=True, text=True, cwd=f.parent)
     rows = [json.loads(x) for x in Path(f"{f}_results.jsonl").read_text().splitlines()]
     return float(done.stdout.split()[-1]), [r["passed"] for r in rows]
 
@@ -89,11 +85,14 @@ def code_benchmark(n_samples: int, workers: int, timeout: float, repeats: int, s
     every n-th sample into an infinite loop."""
     samples, origin = _mix(n_samples, skip, loop_every)
     folder = Path(tempfile.mkdtemp(prefix="ttscale-bench-verify-"))
+    files = {side: folder / f"{side}.jsonl" for side in ("ours", "theirs")}  # each writes its results beside
+    for f in files.values():
+        f.write_text("".join(json.dumps(s) + "\n" for s in samples))
     ours_s, base_s, agree = [], [], []
     for _ in range(repeats):
-        seconds, rows = _ours(folder, samples, workers, timeout)
+        seconds, rows = _ours(files["ours"], workers, timeout)
         ours_s.append(seconds)
-        seconds, passed = _theirs(folder, samples, workers, timeout)
+        seconds, passed = _theirs(files["theirs"], workers, timeout)
         base_s.append(seconds)
         agree.append(sum(r["passed"] == b for r, b in zip(rows, passed, strict=True)))
     timed_out = {o for o, r in zip(origin, rows, strict=True) if r["status"] == "timeout"}

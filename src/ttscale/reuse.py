@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,30 +45,31 @@ def samples_digest(keys: Sequence[Key], values: Sequence[tuple]) -> str:
     return h.hexdigest()
 
 
-def sample_rows(table: pa.Table, columns: Sequence[str]) -> tuple[list[Key], list[tuple]]:
-    """(problem id, index) and the values of `columns`, per row of a sample shard."""
-    d = table.select(["problem_id", "sample_index", *columns]).to_pydict()
-    return (list(zip(d["problem_id"], d["sample_index"], strict=True)),
-            list(zip(*(d[c] for c in columns), strict=True)))
+def sample_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> tuple[list[Key], list[tuple]]:
+    """(problem id, index) and the values of `columns`, per sample row."""
+    return ([(r["problem_id"], r["sample_index"]) for r in rows], [tuple(r[c] for c in columns) for r in rows])
 
 
-def _siblings(output: Path) -> list[Path]:
-    """Result shards next to `output` whose block overlaps its problem positions and sample range."""
-    try:
-        me = Block.parse(output.stem)
-    except DataError:
-        return []
-    found = []
+def sibling_blocks(output: Path, keep: Callable[[Block], bool]) -> Iterator[Path]:
+    """Block shards next to `output`, not itself, whose block `keep` accepts (other files are skipped)."""
     for path in sorted(output.parent.glob("*.parquet")):
         if path.name == output.name:
             continue
         try:
-            b = Block.parse(path.stem)
+            block = Block.parse(path.stem)
         except DataError:
-            continue
-        if b.p0 < me.p1 and me.p0 < b.p1 and b.s0 < me.s1 and me.s0 < b.s1:
-            found.append(path)
-    return found
+            continue  # not a block shard
+        if keep(block):
+            yield path
+
+
+def _siblings(output: Path) -> Iterator[Path]:
+    """Result shards next to `output` whose block overlaps its problem positions and sample range."""
+    try:
+        me = Block.parse(output.stem)
+    except DataError:
+        return iter(())
+    return sibling_blocks(output, lambda b: b.p0 < me.p1 and me.p0 < b.p1 and b.s0 < me.s1 and me.s0 < b.s1)
 
 
 def _lend(path: Path, samples_dir: Path, identity: str, wanted: dict[Key, int], values: Sequence[tuple],
@@ -76,7 +77,7 @@ def _lend(path: Path, samples_dir: Path, identity: str, wanted: dict[Key, int], 
     meta = read_metadata(path)
     if meta.get("identity") != identity or not meta.get("samples_digest"):
         return {}
-    old = read_table(samples_dir / path.name, columns=["problem_id", "sample_index", *columns])
+    old = read_table(samples_dir / path.name, columns=["problem_id", "sample_index", *columns]).to_pylist()
     old_keys, old_values = sample_rows(old, columns)
     if samples_digest(old_keys, old_values) != meta["samples_digest"]:
         log.info("not reusing %s: its sample shard changed after it was written", path)
@@ -124,3 +125,14 @@ def reusable_rows(output: str | Path, samples_path: str | Path, keys: Sequence[K
     samples_dir = Path(samples_path).parent
     return gather(_siblings(Path(output)), {key: i for i, key in enumerate(keys)},
                   lambda path, wanted: _lend(path, samples_dir, identity, wanted, values, columns, schema), "results")
+
+
+def merged(rows: Sequence[dict[str, Any]], reused: dict[int, dict[str, Any]],
+           fresh: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result row per sample row, in order: the reused row where there is one, else the next
+    fresh result (made for the other rows, in order) under the sample's problem id and index."""
+    if len(fresh) != len(rows) - len(reused):
+        raise DataError(f"{len(fresh)} new results for {len(rows) - len(reused)} samples not reused")
+    it = iter(fresh)
+    return [reused[i] if i in reused else {"problem_id": r["problem_id"], "sample_index": r["sample_index"],
+                                           **next(it)} for i, r in enumerate(rows)]

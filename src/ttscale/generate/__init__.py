@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
 from ttscale.registry import Registry
-from ttscale.reuse import gather
+from ttscale.reuse import gather, sibling_blocks
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.seeds import sample_seed
 
@@ -146,17 +145,8 @@ def reusable_results(output: str | Path, requests: list[Request],
         return {}, []
     lo = min(q.sample_index for q in requests)
     hi = max(q.sample_index for q in requests) + 1
-
-    def overlapping() -> Iterator[Path]:
-        for path in sorted(out.parent.glob("*.parquet")):
-            try:
-                blk = Block.parse(path.stem)
-            except DataError:
-                continue  # not a block shard
-            if path.name != out.name and blk.s0 < hi and lo < blk.s1:
-                yield path
-
-    return gather(overlapping(), {(q.problem_id, q.sample_index, q.seed): i for i, q in enumerate(requests)},
+    return gather(sibling_blocks(out, lambda b: b.s0 < hi and lo < b.s1),
+                  {(q.problem_id, q.sample_index, q.seed): i for i, q in enumerate(requests)},
                   lambda path, wanted: _sibling_results(path, requests, wanted, expect or {}), "samples")
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
 from ttscale.registry import Registry
-from ttscale.reuse import identity_hash, reusable_rows, sample_rows, samples_digest
+from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORE_STATUSES, SCORES
 from ttscale.score.base import Item, Scorer
 from ttscale.score.families import FAMILIES, resolve
@@ -56,7 +56,7 @@ def score_block(config: dict[str, Any], scorer: str, samples_path: str | Path, p
     missing = {r["problem_id"] for r in rows} - set(problems)
     if missing:
         raise DataError(f"{samples_path}: problems {sorted(missing)[:5]} are not in {problems_path}")
-    keys, values = sample_rows(samples, REUSE_COLUMNS)
+    keys, values = sample_rows(rows, REUSE_COLUMNS)
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, SCORES)
     todo = [rows[i] for i in range(len(rows)) if i not in reused]
@@ -79,9 +79,7 @@ def score_block(config: dict[str, Any], scorer: str, samples_path: str | Path, p
     bad = {r["status"] for r in results} - set(SCORE_STATUSES)
     if bad:
         raise DataError(f"scorer {scorer} returned unknown statuses {sorted(bad)}")
-    fresh = iter(results)
-    out = [reused[i] if i in reused else {"problem_id": r["problem_id"], "sample_index": r["sample_index"],
-                                          **next(fresh)} for i, r in enumerate(rows)]
+    out = merged(rows, reused, results)
     table = pa.Table.from_pylist(out, schema=SCORES)
     if table.num_rows != samples.num_rows:
         raise DataError(f"{output}: {table.num_rows} scores for {samples.num_rows} samples in {samples_path}")

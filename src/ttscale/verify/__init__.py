@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
-from ttscale.reuse import identity_hash, reusable_rows, sample_rows, samples_digest
+from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verifier_for
@@ -60,20 +60,18 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     missing = {r["problem_id"] for r in rows} - set(problems)
     if missing:
         raise DataError(f"{samples_path}: problems {sorted(missing)[:5]} are not in {problems_path}")
-    keys, values = sample_rows(samples, REUSE_COLUMNS)
+    keys, values = sample_rows(rows, REUSE_COLUMNS)
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
-    todo = [i for i in range(len(rows)) if i not in reused]
     settings = {**settings, "workers": settings.get("workers") or threads}
-    fresh = verify_items([{**problems[rows[i]["problem_id"]], **rows[i]} for i in todo], settings)
-    verdicts = dict(reused)
-    verdicts.update({i: {"problem_id": rows[i]["problem_id"], "sample_index": rows[i]["sample_index"], **v}
-                     for i, v in zip(todo, fresh, strict=True)})
-    table = pa.Table.from_pylist([verdicts[i] for i in range(len(rows))], schema=VERDICTS)
+    fresh = verify_items([{**problems[r["problem_id"]], **r} for i, r in enumerate(rows) if i not in reused],
+                         settings)
+    verdicts = merged(rows, reused, fresh)
+    table = pa.Table.from_pylist(verdicts, schema=VERDICTS)
     if table.num_rows != samples.num_rows:
         raise DataError(f"{output}: {table.num_rows} verdicts for {samples.num_rows} samples in {samples_path}")
     counts: dict[str, int] = defaultdict(int)
-    for v in verdicts.values():
+    for v in verdicts:
         counts[v["status"]] += 1
     summary = {"samples": str(samples_path), "rows": table.num_rows, "statuses": dict(counts),
                "backend": settings.get("backend"), "reused": len(reused), "reused_from": sources,
