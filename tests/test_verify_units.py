@@ -139,3 +139,45 @@ def test_humaneval_command_runs_identical_completions_once(tmp_path, monkeypatch
     assert [(o["task_id"], o["passed"]) for o in out] == [("HumanEval/0", True), ("HumanEval/0", False),
                                                           ("HumanEval/0", True), ("HumanEval/1", True)]
     assert scores["pass@1"] == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_runner_precompiles_small_programs_only():
+    """The runner compiles a sample before forking (children inherit the code object) only when that
+    is safe and cheap; anything else is left to the child, which reports the error as the sample's."""
+    import warnings
+
+    from ttscale.verify import runner
+
+    assert runner.precompiled("def f():\n    return 1\n").co_filename == "<sample>"
+    for bad in ("def f(:\n", "x = 1\x00\n", "x = " + "-" * 50_000 + "1\n", "x = " + "a." * 20_000 + "b\n"):
+        assert runner.precompiled(bad) is None
+    assert runner.precompiled("x = 1\n" * (runner.PRECOMPILE_MAX // 6 + 1)) is None  # large: the child compiles it
+    noisy = "ok = 1 is 1\n"  # a SyntaxWarning: the sample's output, never the runner's
+    with warnings.catch_warnings(record=True) as direct:
+        warnings.simplefilter("always")
+        compile(noisy, "<sample>", "exec")
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        assert runner.precompiled(noisy) is not None
+    assert direct and not ours
+
+
+def test_runner_tasks_run_precompiled_code(tmp_path):
+    """run_task on the host (outside a sandbox it only cleans up its own children): a precompiled
+    program passes, one that does not compile is the child's syntax_error with its line, and a
+    stdin/stdout program (compiled once) answers every test case."""
+    from ttscale.verify import runner
+    from ttscale.verify.sandbox import LIMITS
+
+    lim = {**LIMITS, "wall_s": 10, "memory_mb": 1 << 20, "workroot": str(tmp_path)}  # the test process is large
+    tests = "def check(candidate):\n    assert candidate(2) == 4\n"
+    good = runner.run_task({"id": 1, "kind": "asserts", "code": "def sq(x):\n    return x * x\n", "tests": tests,
+                            "entry_point": "sq"}, lim, 0)
+    assert good["status"] == "passed" and good["tests_passed"] == 1
+    broken = runner.run_task({"id": 2, "kind": "asserts", "code": "def sq(x):\n    return x *\n", "tests": tests,
+                              "entry_point": "sq"}, lim, 1)
+    assert broken["status"] == "syntax_error" and "line 2" in broken["error"]
+    cases = [{"input": "3\n", "output": "9"}, {"input": "5\n", "output": "25"}]
+    program = "import os\nn = int(os.read(0, 64))\nos.write(1, b'%d' % (n * n))\n"  # pytest replaces sys.stdin/out
+    stdio = runner.run_task({"id": 3, "kind": "stdio", "code": program, "tests": json.dumps(cases)}, lim, 2)
+    assert stdio["status"] == "passed" and (stdio["tests_passed"], stdio["tests_total"]) == (2, 2)

@@ -22,6 +22,8 @@ CORRECT = [
     "Here is the function:\n```python\ndef add(a, b):\n    return sum([a, b])\n```\nIt adds the numbers.",
     "    return a + b\n",  # a body continuation, human-eval style
     "```py\ndef add(a, b):\n    total = a\n    total += b\n    return total\n```",
+    "```python\nimport math\nfrom typing import List\n\ndef add(a: int, b: int) -> int:\n"
+    "    parts: List[int] = [a, b]\n    return int(math.fsum(parts))\n```",
 ]
 
 TIMEOUT = {"timeout"}
@@ -98,4 +100,12 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("empty", "", {"no_answer"}),
     ("whitespace", "   \n\t\n", {"no_answer"}),
     ("ten_mb", "x = 1\n" * 1_750_000, {"failed"}),
+    # modules the runner imported in advance are the sample's own copies: patching them changes no
+    # other sample (the correct solution using math and typing, CORRECT[4], runs right after it)
+    ("patch_preloaded_modules", "import math, typing\nmath.fsum = lambda xs: 3\ntyping.List = None\n"
+                                "def add(a, b):\n    return math.fsum([a, b])\n", FAILED),
+    # the runner compiles programs of up to 64 K characters itself: one that overflows the compiler
+    # must be the sample's own syntax error, not the runner's end
+    ("compiler_overflow", "def add(a, b):\n    return " + "-" * 50_000 + "(a + b)\n", {"syntax_error"}),
+    ("compiler_recursion", "def add(a, b):\n    return " + "a." * 20_000 + "b\n", {"syntax_error"}),
 ]
