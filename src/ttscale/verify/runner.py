@@ -1,11 +1,13 @@
 """The program that runs inside the sandbox and executes untrusted samples, one fresh process each.
 
-It is started as PID 1 of its own PID namespace (a container, or bubblewrap --as-pid-1), which
-makes it immune to SIGKILL from the samples it runs, and it uses only the standard library of the
-image's Python. Protocol: stdin carries JSON lines, first the limits, then one task per line, and
-the runner answers each task with one JSON line on stdout, in order. The host keeps a few tasks in
-flight (ttscale.verify.sandbox.WINDOW) to hide its round trip. The runner is non-dumpable, so
-samples cannot open its /proc entries (fds, memory, environment); a sample's stdin is /dev/null.
+It is started as PID 1 of its own PID namespace (a container, or bubblewrap --as-pid-1), which makes
+it immune to SIGKILL from the samples it runs, and it uses only the standard library of the image's
+Python. Protocol: stdin carries JSON lines, first the limits, then one task per line, and the runner
+answers each task with one JSON line on stdout, in order. The host keeps a few tasks in flight
+(ttscale.verify.sandbox.WINDOW) to hide its round trip, and the runner writes its answers in batches
+(BATCH): at once for a task marked `flush`, and always before it waits for more input. The runner is
+non-dumpable, so samples cannot open its /proc entries (fds, memory, environment); a sample's stdin
+is /dev/null.
 
 Per sample: the runner compiles the program (up to PRECOMPILE_MAX characters; compiling runs none of
 it) and forks; the child starts a new session, gets its own working directory, rlimits (CPU time,
@@ -252,6 +254,10 @@ def _wipe(workdir: str) -> None:
     if not IN_SANDBOX:
         shutil.rmtree(workdir, ignore_errors=True)
         return
+    try:  # most samples leave their directory empty: removing it leaves nothing to walk below
+        os.rmdir(workdir)
+    except OSError:
+        pass
     for base in ("/tmp", "/dev/shm"):
         try:
             entries = os.listdir(base)
@@ -458,6 +464,37 @@ def _harden() -> None:
         pass
 
 
+BATCH = 4  # answers written together: each write is a wake-up of the container engine and the host
+BATCH_WAIT_S = 0.05  # an answer waits for its batch at most this long (then one more task's duration)
+
+
+class _Lines:
+    """Task lines from a descriptor, buffered here so that the runner knows whether another task is
+    already waiting (then its answers can wait for a batch) or it must answer before it blocks."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf, self.scanned = fd, bytearray(), 0
+
+    def ready(self) -> bool:
+        if self.buf.find(b"\n", self.scanned) >= 0:
+            return True
+        self.scanned = len(self.buf)
+        return False
+
+    def next(self) -> bytes | None:
+        """The next line without its newline; None at the end of input."""
+        while not self.ready():
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return None
+            self.buf += chunk
+        end = self.buf.find(b"\n", self.scanned)
+        line = bytes(self.buf[:end])
+        del self.buf[: end + 1]
+        self.scanned = 0
+        return line
+
+
 def main() -> None:
     """Read the limits, then one task per line; answer each, in order."""
     _harden()
@@ -466,22 +503,43 @@ def main() -> None:
             __import__(name)
         except ImportError:
             pass
-    stdin, out = sys.stdin.buffer, sys.stdout
-    lim = json.loads(stdin.readline())
+    lines = _Lines(0)
+    first = lines.next()
+    if first is None:
+        return
+    lim = json.loads(first)
     os.makedirs(lim.get("workroot", "/tmp"), exist_ok=True)
     n = 0
+    pending: list[str] = []
+    since = 0.0
+
+    def flush() -> None:
+        data = memoryview("".join(pending).encode())
+        while data:
+            data = data[os.write(1, data):]
+        pending.clear()
+
     while True:
-        line = stdin.readline()
-        if not line.strip():
+        if pending and not lines.ready():
+            flush()  # about to wait for the host, which waits for these answers
+        line = lines.next()
+        if line is None or not line.strip():
             break
+        if pending and time.monotonic() - since > BATCH_WAIT_S:
+            flush()  # the batch waited long enough (the samples in it were slow)
         task = json.loads(line)
         del line
+        careful = bool(task.get("flush"))
         result = run_task(task, lim, n)
         del task
-        out.write(json.dumps(result) + "\n")
-        out.flush()
+        if not pending:
+            since = time.monotonic()
+        pending.append(json.dumps(result) + "\n")
+        if careful or len(pending) >= BATCH:
+            flush()
         n += 1
-
+    if pending:
+        flush()
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ not available raises SandboxUnavailable; nothing ever falls back to running code
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import select
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,8 +31,8 @@ log = logging.getLogger(__name__)
 RUNNER = (Path(__file__).with_name("runner.py")).read_text(encoding="utf-8")
 IMAGE = "ttscale-verifier:latest"
 ROOTFS = Path(__file__).resolve().parents[3] / "resources" / "images" / "verifier-rootfs"
-BASE_UID = 60000  # sandbox i runs as uid/gid BASE_UID + i: its processes count against its own
-# RLIMIT_NPROC, so one sample's fork bomb cannot starve the other sandboxes
+BASE_UID = 60000  # a sandbox in slot i runs as uid/gid BASE_UID + i: its processes count against its
+# own RLIMIT_NPROC, so one sample's fork bomb cannot starve the other sandboxes (claimed_slot)
 
 LIMITS = {
     "wall_s": 10.0,  # per program run (a test case for stdin/stdout problems)
@@ -56,7 +58,11 @@ class Session:
 
     buf = b""  # runner output received but not yet returned: answers are JSON lines
 
-    def send(self, obj: dict) -> None:
+    def send(self, *objs: dict) -> None:
+        """Write the objects as JSON lines, in one write (each write is a wake-up of the engine)."""
+        self._write("".join(json.dumps(o) + "\n" for o in objs).encode())
+
+    def _write(self, data: bytes) -> None:
         raise NotImplementedError
 
     def _read(self, timeout: float) -> bytes | None:
@@ -167,8 +173,8 @@ class DockerSession(Session):
         self.err = b""
         self.send(limits)
 
-    def send(self, obj: dict) -> None:
-        self.raw.sendall((json.dumps(obj) + "\n").encode())
+    def _write(self, data: bytes) -> None:
+        self.raw.sendall(data)
 
     def _read(self, timeout: float) -> bytes | None:
         self.raw.settimeout(max(timeout, 1e-6))
@@ -238,8 +244,8 @@ class ProcessSession(Session):
         threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()), daemon=True).start()
         self.send(limits)
 
-    def send(self, obj: dict) -> None:
-        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+    def _write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def _read(self, timeout: float) -> bytes | None:
@@ -345,20 +351,58 @@ class ApptainerSandbox(_CommandSandbox):
         ]
 
 
-WINDOW = 4  # tasks in flight per sandbox: hides the round trip through the container engine
+SLOTS = 1024  # uids BASE_UID .. BASE_UID + SLOTS - 1
+SLOT_LOCKS = Path(tempfile.gettempdir()) / "ttscale-sandbox-slots"
+
+
+@contextlib.contextmanager
+def claimed_slot():
+    """A sandbox slot (and so a uid) no other sandbox on this machine is using, held until exit.
+
+    Samples count against their uid's process limit machine-wide, so two verifications running at
+    once (two jobs on one node, say) must not share a uid: one's fork bomb would leave the other
+    unable to start its samples. Slots are claimed with flock on a file per slot, which the kernel
+    releases when the holder exits, however it exits.
+    """
+    if not SLOT_LOCKS.is_dir():
+        SLOT_LOCKS.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            SLOT_LOCKS.chmod(0o1777)  # every user's verifications claim slots here
+    for slot in range(SLOTS):
+        fd = os.open(SLOT_LOCKS / str(BASE_UID + slot), os.O_CREAT | os.O_RDONLY, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield slot
+        finally:
+            os.close(fd)
+        return
+    raise TtscaleError(f"all {SLOTS} sandbox slots are in use (locks in {SLOT_LOCKS})")
+
+
+WINDOW = 8  # tasks in flight per sandbox: hides the round trip through the container engine
+REFILL = 4  # tasks sent together (the runner answers in batches of up to ttscale.verify.runner.BATCH)
 
 
 def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, workers: int = 1,
               settings: dict[str, Any] | None = None) -> dict[int, dict]:
     """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
 
-    Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of one
-    worker, not a fixed share of the work. Queued tasks cannot be touched by the running sample: the
-    runner starts each only after the previous one and everything it started are gone (a sample may
-    see queued tasks' text in the memory it inherits; see docs/verification.md). If a sandbox dies
-    (a sample took down its runner), the sample it was running is `crashed`, the tasks behind it go
-    back to the queue and a new sandbox takes over; if new sandboxes die before answering anything
-    twice in a row, the remaining tasks are `sandbox_error`.
+    Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of
+    one worker, not a fixed share of the work; tasks go out REFILL at a time and answers come
+    back in batches, which spares the container engine most of its per-message work. Queued
+    tasks cannot be touched by the running sample: the runner starts each only after the
+    previous one and everything it started are gone (a sample may see queued tasks' text in the
+    memory it inherits; see docs/verification.md). If a sandbox dies (a sample took down its
+    runner), its unanswered tasks go back to the queue marked `flush`, which makes the runner
+    answer each of them at once: the sample it was running cannot be told from finished ones
+    whose answers were still batched. When a sandbox dies with such a task first in line, that
+    is the sample it was running: it is `crashed`, the tasks behind it go back to the queue and
+    a new sandbox takes over; if new sandboxes die before answering anything twice in a row, the
+    remaining tasks are `sandbox_error`.
     """
     limits = {**LIMITS, **(limits or {})}
     box = SANDBOXES.get(backend, "verify.backend")(settings)
@@ -366,6 +410,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
     queue: list[dict] = list(reversed(tasks))
     results: dict[int, dict] = {}
     lock = threading.Lock()
+    # the runner answers within one task's limits of the previous answer (it flushes a batch that waited)
     per_task = max(float(limits["wall_s"]), float(limits["task_wall_s"])) + 30.0
 
     def take() -> dict | None:
@@ -376,7 +421,11 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
         with lock:
             queue.extend(reversed(items))
 
-    def work(slot: int) -> None:
+    def work(_: int) -> None:
+        with claimed_slot() as slot:
+            run_sandboxes(slot)
+
+    def run_sandboxes(slot: int) -> None:
         failures = 0
         while True:
             with lock:
@@ -396,12 +445,13 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
             answered, died = 0, False
             try:
                 while True:
-                    while len(inflight) < WINDOW:
-                        task = take()
-                        if task is None:
-                            break
-                        session.send(task)
-                        inflight.append(task)
+                    if len(inflight) <= WINDOW - REFILL:
+                        batch = []
+                        while len(inflight) + len(batch) < WINDOW and (task := take()) is not None:
+                            batch.append(task)
+                        if batch:
+                            inflight += batch  # before sending: a failed send must not lose them
+                            session.send(*batch)
                     if not inflight:
                         break
                     try:
@@ -420,6 +470,13 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
                 err = session.close()
             if not died:
                 return
+            if not inflight[0].get("flush"):  # answers may have been batched: rerun them one by one
+                for task in inflight:
+                    task["flush"] = True
+                give_back(inflight)
+                failures = 0 if answered else failures + 1
+                log.warning("%s sandbox ended with %d tasks unanswered; running them again", backend, len(inflight))
+                continue
             victim, rest = inflight[0], inflight[1:]
             give_back(rest)
             failures = 0 if answered else failures + 1
