@@ -421,7 +421,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
         with lock:
             queue.extend(reversed(items))
 
-    def work(_: int) -> None:
+    def work() -> None:
         with claimed_slot() as slot:
             run_sandboxes(slot)
 
@@ -488,7 +488,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
                                               "error": f"the sandbox ended while running this sample {err[-300:]}"}
             log.warning("%s sandbox ended during task %s; starting a new one", backend, victim["id"])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(max(1, min(workers, len(tasks))))]
+    threads = [threading.Thread(target=work) for _ in range(max(1, min(workers, len(tasks))))]
     for t in threads:
         t.start()
     for t in threads:
