@@ -181,3 +181,38 @@ def test_runner_tasks_run_precompiled_code(tmp_path):
     program = "import os\nn = int(os.read(0, 64))\nos.write(1, b'%d' % (n * n))\n"  # pytest replaces sys.stdin/out
     stdio = runner.run_task({"id": 3, "kind": "stdio", "code": program, "tests": json.dumps(cases)}, lim, 2)
     assert stdio["status"] == "passed" and (stdio["tests_passed"], stdio["tests_total"]) == (2, 2)
+
+
+@pytest.mark.parametrize("pidfd", [True, False])
+def test_runner_waits_for_the_exit_under_the_deadline(tmp_path, monkeypatch, pidfd):
+    """The runner waits for a sample's exit through a pidfd, or (kernels without one) for the end of
+    its pipes and then its exit; either way a sample that closes its pipes and sleeps times out at
+    the wall-time limit, and output written just before exiting is all collected."""
+    import time
+
+    from ttscale.verify import runner
+    from ttscale.verify.sandbox import LIMITS
+
+    if not pidfd:
+        monkeypatch.setattr(runner, "_pidfd", lambda pid: None)
+    lim = {**LIMITS, "wall_s": 1.5, "memory_mb": 1 << 20, "workroot": str(tmp_path)}
+    tests = "def check(candidate):\n    assert candidate(2) == 4\n"
+    start = time.monotonic()
+    quiet = runner.run_task({"id": 1, "kind": "asserts", "code": "import os, time\nos.closerange(0, 4096)\n"
+                             "time.sleep(60)\n", "tests": tests, "entry_point": "sq"}, lim, 0)
+    assert quiet["status"] == "timeout" and time.monotonic() - start < 20
+    loud = "import os\nfor i in range(200):\n    os.write(1, b'%d' % i + b'x' * 1000 + b'\\n')\n"
+    cases = [{"input": "", "output": "\n".join(str(i) + "x" * 1000 for i in range(200))}]
+    out = runner.run_task({"id": 2, "kind": "stdio", "code": loud, "tests": json.dumps(cases)}, lim, 1)
+    assert out["status"] == "passed", out
+
+
+def test_flat_json_writes_what_json_dumps_writes():
+    """The runner's report encoder: byte for byte json.dumps for flat dicts, json.dumps itself otherwise."""
+    from ttscale.verify.runner import flat_json
+
+    cases = [{"id": 3, "status": "passed", "duration": 0.00123, "tail": 'x\n"\\\x00\u00e9\ud800', "error": None,
+              "tests_passed": 2, "ok": True, "no": False, "big": 10 ** 30, "neg": -0.0},
+             {}, {"a": float("inf")}, {"a": [1, {"b": 2}]}, {1: "x"}, {"a": float("nan")}]
+    for case in cases:
+        assert flat_json(case) == json.dumps(case)

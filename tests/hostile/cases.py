@@ -108,4 +108,7 @@ CASES: list[tuple[str, str, set[str]]] = [
     # must be the sample's own syntax error, not the runner's end
     ("compiler_overflow", "def add(a, b):\n    return " + "-" * 50_000 + "(a + b)\n", {"syntax_error"}),
     ("compiler_recursion", "def add(a, b):\n    return " + "a." * 20_000 + "b\n", {"syntax_error"}),
+    # the runner waits for the sample's exit, not for the end of its pipes: closing them all and
+    # sleeping must still meet the wall-time limit
+    ("close_fds_then_sleep", "import os, time\nos.closerange(0, 4096)\ntime.sleep(1000)\n", TIMEOUT),
 ]

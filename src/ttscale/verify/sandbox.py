@@ -80,8 +80,9 @@ class Session:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line) if line.strip() else None
 
-    def close(self) -> str:
-        """Stop the sandbox; returns what it wrote on stderr (for error messages)."""
+    def close(self, clean: bool = False) -> str:
+        """Stop the sandbox; returns what it wrote on stderr (for error messages). `clean`: every task
+        was answered, so the runner is only waiting for the end of its input and exits on it."""
         raise NotImplementedError
 
 
@@ -157,6 +158,7 @@ class DockerSandbox(Sandbox):
             environment={"PYTHONDONTWRITEBYTECODE": "1"},
             labels={"ttscale": "verifier"},
             log_config={"type": "none"},  # results come over the attached stream, not the log
+            auto_remove=True,  # the engine removes it when the runner exits: a clean close waits for nothing
         )
         return DockerSession(container, limits)
 
@@ -199,13 +201,14 @@ class DockerSession(Session):
                 self.err = (self.err + payload)[-4000:]
         return out
 
-    def close(self) -> str:
+    def close(self, clean: bool = False) -> str:
         with contextlib.suppress(OSError):
-            self.raw.shutdown(socket.SHUT_WR)
+            self.raw.shutdown(socket.SHUT_WR)  # end of input: an idle runner exits, the engine removes it
         with contextlib.suppress(OSError):
             self.sock.close()
-        with contextlib.suppress(Exception):
-            self.container.remove(force=True)
+        if not clean:  # the runner may be stuck in a sample or gone: kill and remove it now
+            with contextlib.suppress(Exception):
+                self.container.remove(force=True)
         return self.err.decode("utf-8", "replace")
 
 
@@ -255,7 +258,7 @@ class ProcessSession(Session):
             raise TimeoutError
         return os.read(fd, 65536) or None
 
-    def close(self) -> str:
+    def close(self, clean: bool = False) -> str:
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
         try:
@@ -383,8 +386,8 @@ def claimed_slot():
     raise TtscaleError(f"all {SLOTS} sandbox slots are in use (locks in {SLOT_LOCKS})")
 
 
-WINDOW = 8  # tasks in flight per sandbox: hides the round trip through the container engine
-REFILL = 4  # tasks sent together (the runner answers in batches of up to ttscale.verify.runner.BATCH)
+WINDOW = 32  # tasks in flight per sandbox: hides the round trip through the container engine
+REFILL = 16  # tasks sent together (the runner answers in batches of up to ttscale.verify.runner.BATCH)
 
 
 def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, workers: int = 1,
@@ -467,7 +470,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
             except OSError:
                 died = True
             finally:
-                err = session.close()
+                err = session.close(clean=not died and not inflight)
             if not died:
                 return
             if not inflight[0].get("flush"):  # answers may have been batched: rerun them one by one
