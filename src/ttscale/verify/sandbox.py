@@ -110,8 +110,11 @@ class DockerSandbox(Sandbox):
     """The Docker engine through its Python SDK (the default on a workstation)."""
 
     name = "docker"
+    _docker = None  # one engine client for check() and every open(): each new one costs a connection and a ping
 
     def _client(self):
+        if self._docker is not None:
+            return self._docker
         import docker
 
         try:
@@ -123,6 +126,7 @@ class DockerSandbox(Sandbox):
                 f"(bash bootstrap.sh setup starts dockerd) or choose another backend "
                 f"(bubblewrap, podman, apptainer)"
             ) from None
+        self._docker = client
         return client
 
     def check(self) -> None:
