@@ -78,3 +78,48 @@ def test_unavailable_backend_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(SandboxUnavailable):
         verify_block(samples, problems, tmp_path / "v.parquet", {"backend": "podman"}, threads=1)
     assert not (tmp_path / "v.parquet").exists()
+
+
+def test_network_interfaces_lists_all_but_loopback():
+    from ttscale.verify.runner import network_interfaces
+
+    listing = ("Inter-|   Receive                            |  Transmit\n"
+               " face |bytes    packets errs drop fifo frame |bytes\n"
+               "    lo:       0       0    0    0    0     0 0\n"
+               "  eth0: 1314  12    0    0    0     0 0\n"
+               "wlan0:0 0 0 0 0 0 0\n")
+    assert network_interfaces(listing) == ["eth0", "wlan0"]
+    assert network_interfaces("\n".join(listing.splitlines()[:3])) == []
+
+
+def _with_network(backend: str, monkeypatch) -> None:
+    """Make `backend` start its sandboxes with the host's network, as a misconfigured backend would."""
+    if backend == "docker":
+        from docker.models.containers import ContainerCollection
+
+        create = ContainerCollection.create
+
+        def host_network(self, *args, **kwargs):
+            return create(self, *args, **{**kwargs, "network_disabled": False, "network_mode": "host"})
+
+        monkeypatch.setattr(ContainerCollection, "create", host_network)
+    else:
+        from ttscale.verify.sandbox import BubblewrapSandbox
+
+        command = BubblewrapSandbox.command
+        monkeypatch.setattr(BubblewrapSandbox, "command",
+                            lambda self, limits, uid: [a for x in command(self, limits, uid)
+                                                       for a in ([x, "--share-net"] if x == "--unshare-all" else [x])])
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("backend", ["docker", "bubblewrap"])
+def test_a_sandbox_with_a_network_runs_nothing(backend, monkeypatch):
+    """The runner checks its own network namespace before it runs a sample: a sandbox that can see
+    an interface besides loopback is a clear error naming the backend, and no sample runs."""
+    from ttscale.verify.sandbox import run_tasks
+
+    _with_network(backend, monkeypatch)
+    task = {"id": 0, "kind": "asserts", "code": "x = 1\n", "tests": "assert x == 1\n", "entry_point": None}
+    with pytest.raises(SandboxUnavailable, match=f"verify.backend {backend}: .*besides loopback"):
+        run_tasks([task, {**task, "id": 1}], backend, LIMITS, workers=2)

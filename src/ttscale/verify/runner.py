@@ -378,9 +378,14 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             compile_tests(task["tests"], task["entry_point"])  # trusted; the child reuses it
         except SyntaxError:
             pass  # reported by the child as the tests' own error
+    out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
+    report = bytearray()
+    wall, renice_after = float(lim["wall_s"]), float(lim.get("renice_after_s", 0.05))
+    first_wait = min(wall, renice_after)
+    reason = None
     out_r, out_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    pid = _fork(float(lim["wall_s"]))
+    pid = _fork(wall)
     if pid < 0:
         for fd in (out_r, out_w, rep_r, rep_w):
             os.close(fd)
@@ -391,21 +396,21 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         os.close(rep_r)
         _child(task, lim, workdir, out_w, rep_w, nonce, stdin_path, code)
         os._exit(0)
+    # While the child lives, every page the runner writes is copied (the two share them until
+    # then); afterwards writing one costs a third as much. So the runner first waits for the exit
+    # alone, doing nothing else: a typical sample exits within that wait, its output and report
+    # already in the pipes. A sample that runs longer (or fills its output pipe) is then watched by
+    # the loop below: its output, its deadline, its exit. Without pidfds (Linux < 5.3) the loop
+    # waits for the end of both pipes, then for the exit; the deadline holds either way.
+    pidfd = _pidfd(pid)
+    start = time.monotonic()
+    if pidfd is not None:
+        select.select((pidfd,), (), (), first_wait)
     os.close(out_w)
     os.close(rep_w)
-    start = time.monotonic()
-    deadline = start + float(lim["wall_s"])
-    out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
-    report = bytearray()
-    # Wait for the child's exit (a pidfd) and its output, not for its report: a typical sample then
-    # wakes the runner once, when it has exited. Until then every page the runner writes is copied
-    # (it shares them with the child); afterwards writing them costs a third as much. Without
-    # pidfds (Linux < 5.3) the runner waits for the end of both pipes, then for the exit; the
-    # deadline holds either way.
-    pidfd = _pidfd(pid)
+    deadline = start + wall
     open_fds = {out_r, rep_r} if pidfd is None else {out_r, pidfd}
-    reason = None
-    renice_at = start + float(lim.get("renice_after_s", 0.05))
+    renice_at = start + renice_after
     reniced = False
     while not reason:
         if not open_fds:  # the child has exited, or (without a pidfd) has closed both pipes
@@ -579,9 +584,37 @@ class _Lines:
         return line
 
 
+def network_interfaces(proc_net_dev: str) -> list[str]:
+    """The interfaces other than loopback in a /proc/net/dev listing (its two header lines skipped)."""
+    names = [line.split(":", 1)[0].strip() for line in proc_net_dev.splitlines()[2:] if ":" in line]
+    return [n for n in names if n != "lo"]
+
+
+def refusal() -> str | None:
+    """Why the runner must not run samples here, or None. Every backend gives the sandbox a network
+    namespace of its own with only loopback; if one ever does not (a misconfigured backend, an engine
+    that reads its options differently), no sample runs: the host gets this reason as an error."""
+    if not IN_SANDBOX:
+        return None
+    try:
+        with open("/proc/net/dev") as fh:
+            extra = network_interfaces(fh.read())
+    except OSError as exc:
+        return f"cannot check the sandbox's network (/proc/net/dev: {exc.strerror})"
+    if extra:
+        return f"the sandbox has network interfaces besides loopback ({', '.join(extra)}); no sample was run"
+    return None
+
+
 def main() -> None:
     """Read the limits, then one task per line; answer each, in order."""
     _harden()
+    why = refusal()
+    if why:
+        os.write(1, (json.dumps({"fatal": why}) + "\n").encode())
+        while os.read(0, 1 << 16):  # until the host closes our input: it must not see a broken pipe first
+            pass
+        return
     for name in PRELOAD:
         try:
             __import__(name)
