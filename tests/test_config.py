@@ -46,6 +46,8 @@ def test_default_config_is_valid(repo: Path):
         (lambda c: c.update(block_size=-1), "block_size"),
         (lambda c: c["datasets"].update({"bad/name": {"loader": "jsonl"}}), "bad/name"),
         (lambda c: c["models"]["m"].pop("path"), "path"),
+        (lambda c: c.update(verify={"limits": {"wall_s": 0}}), "verify.limits.wall_s"),
+        (lambda c: c.update(verify={"container": {"cpus": -1}}), "verify.container.cpus"),
     ],
 )
 def test_schema_errors_name_the_key(mutate, needle):

@@ -381,7 +381,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
     report = bytearray()
     wall, renice_after = float(lim["wall_s"]), float(lim.get("renice_after_s", 0.05))
-    first_wait = min(wall, renice_after)
+    first_wait = max(0.0, min(wall, renice_after))
     reason = None
     out_r, out_w = os.pipe()
     rep_r, rep_w = os.pipe()
