@@ -17,7 +17,8 @@ from hostile.cases import CASES, CORRECT, PROMPT, TESTS
 from ttscale.io import read_table, write_table
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
 from ttscale.verify import verify_block
-from ttscale.verify.sandbox import SANDBOXES, SandboxUnavailable
+from ttscale.verify.runner import network_interfaces
+from ttscale.verify.sandbox import SANDBOXES, BubblewrapSandbox, SandboxUnavailable, run_tasks
 
 LIMITS = {"wall_s": 3, "cpu_s": 3, "memory_mb": 512}
 
@@ -81,8 +82,6 @@ def test_unavailable_backend_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_network_interfaces_lists_all_but_loopback():
-    from ttscale.verify.runner import network_interfaces
-
     listing = ("Inter-|   Receive                            |  Transmit\n"
                " face |bytes    packets errs drop fifo frame |bytes\n"
                "    lo:       0       0    0    0    0     0 0\n"
@@ -104,12 +103,14 @@ def _with_network(backend: str, monkeypatch) -> None:
 
         monkeypatch.setattr(ContainerCollection, "create", host_network)
     else:
-        from ttscale.verify.sandbox import BubblewrapSandbox
-
         command = BubblewrapSandbox.command
-        monkeypatch.setattr(BubblewrapSandbox, "command",
-                            lambda self, limits, uid: [a for x in command(self, limits, uid)
-                                                       for a in ([x, "--share-net"] if x == "--unshare-all" else [x])])
+
+        def shared_network(self, limits, uid):
+            argv = command(self, limits, uid)
+            after = argv.index("--unshare-all") + 1
+            return [*argv[:after], "--share-net", *argv[after:]]
+
+        monkeypatch.setattr(BubblewrapSandbox, "command", shared_network)
 
 
 @pytest.mark.docker
@@ -117,8 +118,6 @@ def _with_network(backend: str, monkeypatch) -> None:
 def test_a_sandbox_with_a_network_runs_nothing(backend, monkeypatch):
     """The runner checks its own network namespace before it runs a sample: a sandbox that can see
     an interface besides loopback is a clear error naming the backend, and no sample runs."""
-    from ttscale.verify.sandbox import run_tasks
-
     _with_network(backend, monkeypatch)
     task = {"id": 0, "kind": "asserts", "code": "x = 1\n", "tests": "assert x == 1\n", "entry_point": None}
     with pytest.raises(SandboxUnavailable, match=f"verify.backend {backend}: .*besides loopback"):
