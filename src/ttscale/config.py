@@ -308,12 +308,17 @@ VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
 def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
     """What decides a dataset's verdicts: its task, the verifier that task maps to, and the limits."""
     from ttscale.verify import DEFAULT_BY_TASK
+    from ttscale.verify.extended import identity as extended_identity
 
     settings = config.get("verify") or {}
     task = dataset_task(dataset, config["datasets"][dataset], root)
     ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
+    ident.pop("extended", None)
+    ext = extended_identity(config, dataset, root)  # a code dataset's extended tests (with their defaults)
+    if ext is not None:
+        ident["extended"] = _pruned(ext)
     return canonical(ident)
 
 

@@ -13,6 +13,7 @@ from ttscale import config as tconfig  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
+from ttscale.verify import extended as textended  # noqa: E402
 from ttscale.warm import note as warm_note  # noqa: E402
 
 

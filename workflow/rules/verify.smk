@@ -15,6 +15,7 @@ rule verify:
         samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
         problems=problems_table,
         identity=lambda w: tplan.identity_file(config, "verify", w.dataset),
+        extended=extended_table,
     output:
         f"{EXP}/verdicts/{PART}/{{block}}.parquet",
     conda:
