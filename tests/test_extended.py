@@ -79,10 +79,10 @@ def test_reference_outputs_and_both_verdicts_in_the_real_sandbox(humaneval_exten
         assert r["source"] == "mutation" and r["seeds"] > 0 and 0 < len(r["inputs"]) <= 20
         assert len(r["inputs"]) == len(r["outputs"])
     gcd = next(r for r in rows if r["problem_id"] == "HumanEval/13")
-    a, b = eval(gcd["inputs"][0])  # noqa: S307 - a literal written by the test's own table
+    a, b = eval(gcd["inputs"][0])
     import math
 
-    assert eval(gcd["outputs"][0]) == math.gcd(a, b)  # noqa: S307
+    assert eval(gcd["outputs"][0]) == math.gcd(a, b)
 
     by_id = {r["problem_id"]: r for r in rows}
     items = [{**p, "text": p["solution"], "assistant_prefix": "", "metadata": "{}", "sample_index": 0,
@@ -106,7 +106,8 @@ def test_reference_outputs_and_both_verdicts_in_the_real_sandbox(humaneval_exten
             "    if (a, b) not in {(3, 7), (10, 15), (49, 14), (144, 60)}:\n        while True:\n            pass\n"
             "    import math\n    return math.gcd(a, b)\n")
     hung = verify_items([{**sample, "text": slow, "sample_index": 2}], SETTINGS)[0]
-    assert hung["correct"] and hung["correct_extended"] is False and "stopped during the extended" in hung["output_tail"]
+    assert hung["correct"] and hung["correct_extended"] is False
+    assert "stopped during the extended" in hung["output_tail"]
 
 
 @pytest.mark.docker
@@ -172,7 +173,8 @@ def test_verify_block_writes_correct_extended_and_old_shards_read(tmp_path, huma
     write_table(ptable, pa.Table.from_pylist(problems, schema=PROBLEMS), PROBLEMS)
     write_table(etable, pa.Table.from_pylist(rows, schema=EXTENDED), EXTENDED)
     p13 = next(p for p in problems if p["problem_id"] == "HumanEval/13")
-    cheat = "def greatest_common_divisor(a, b):\n    return {(3, 7): 1, (10, 15): 5, (49, 14): 7, (144, 60): 12}[(a, b)]\n"
+    cheat = ("def greatest_common_divisor(a, b):\n"
+             "    return {(3, 7): 1, (10, 15): 5, (49, 14): 7, (144, 60): 12}[(a, b)]\n")
     texts = [p13["solution"], cheat, "no code here"]
     samples = tmp_path / "samples.parquet"
     write_table(samples, pa.Table.from_pylist(

@@ -93,6 +93,18 @@ def score_files(wildcards):
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
 
 
+# dataset -> canonical JSON text of what decides its extended-tests table (code datasets with extended tests)
+EXTENDED_IDENTITY = {d: tconfig.identity_json(textended.identity(config, d)) for d in config["datasets"]
+                     if textended.enabled(config, d)}
+
+
+def extended_table(wildcards):
+    """The dataset's extended-tests table for verify (ancient, like the problem table), if it has one."""
+    if wildcards.dataset in EXTENDED_IDENTITY:
+        return ancient(f"{EXP}/extended/{wildcards.dataset}.parquet")
+    return []
+
+
 # (stage, name) -> canonical JSON text of an identity file R/identity/<stage>/<name>.json; the stage
 # files fill it in, rule `identity` (verify.smk) writes it
 IDENTITIES = {}

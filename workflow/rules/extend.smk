@@ -5,10 +5,6 @@
 # problem table extends its new problems (each problem's inputs come from its own seed, so the old rows stay
 # the same). verify reads the table as an ancient() input and its identity holds the same settings.
 
-EXTENDED_IDENTITY = {d: tconfig.identity_json(textended.identity(config, d)) for d in config["datasets"]
-                     if textended.enabled(config, d)}
-
-
 rule extend:
     input:
         problems=f"{EXP}/problems/{{dataset}}.parquet",
@@ -23,13 +19,6 @@ rule extend:
         f"{LOGS}/extend/{{dataset}}.log",
     script:
         "../scripts/extend.py"
-
-
-def extended_table(wildcards):
-    """The dataset's extended-tests table for verify (ancient, like the problem table), if it has one."""
-    if wildcards.dataset in EXTENDED_IDENTITY:
-        return ancient(f"{EXP}/extended/{wildcards.dataset}.parquet")
-    return []
 
 
 ALL_TARGETS += expand(f"{EXP}/extended/{{dataset}}.parquet", dataset=sorted(EXTENDED_IDENTITY))
