@@ -71,7 +71,8 @@ def wilson(successes: int, trials: int, confidence: float) -> tuple[float, float
     den = 1 + z * z / trials
     mid = (p + z * z / (2 * trials)) / den
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
+    lo, hi = max(0.0, mid - half), min(1.0, mid + half)
+    return (0.0 if successes == 0 else lo), (1.0 if successes == trials else hi)
 
 
 def _under_extended(data: RunData) -> RunData:
