@@ -218,3 +218,27 @@ def test_runner_extended_inputs_on_the_host(tmp_path):
     wrong = runner.run_task({**stdio, "id": 5, "extended": {"inputs": ["4\n", "6\n"], "outputs": ["16", "36"]}},
                             lim, 4)
     assert wrong["status"] == "passed" and (wrong["extended"], wrong["ext_index"]) == ("failed", 1)
+
+
+def test_extended_settings_are_part_of_a_code_datasets_verify_identity():
+    """Changing the extended tests reverifies a code dataset (not a math one); writing out their defaults, or
+    settings of where they run, changes nothing; old verdicts (made without them) are not reused."""
+    from ttscale.config import validate, verify_identity
+
+    base = {"experiment": "x", "seed": 0, "models": {"m": {"path": "org/m"}},
+            "datasets": {"he": {"loader": "human_eval", "limit": 2},
+                         "ar": {"loader": "reasoning_gym", "args": {"task": "basic_arithmetic", "size": 2, "seed": 1}}}}
+
+    def ident(verify: dict, **he) -> tuple[dict, dict]:
+        datasets = {**base["datasets"], "he": {**base["datasets"]["he"], **he}}
+        c = validate({**base, "verify": verify, "datasets": datasets})
+        return verify_identity(c, "he"), verify_identity(c, "ar")
+
+    he, ar = ident({})
+    assert he["extended"]["inputs"] == 50 and "extended" not in ar
+    assert ident({"extended": {"inputs": 50, "input_s": 0.1, "oversample": 3}, "workers": 4}) == (he, ar)
+    changed = ident({"extended": {"inputs": 10}})
+    assert changed[0] != he and changed[1] == ar
+    off = ident({}, extended=False)
+    assert "extended" not in off[0] and off[1] == ar
+    assert ident({"extended": False})[0] == off[0]
