@@ -47,3 +47,51 @@ rule imperfect_report:
 
 if IMPERFECT_RUNS:
     ALL_TARGETS += [str(p) for p in IMPERFECT_OUTPUTS]
+
+
+# The math analogue (ttscale.verify.judgement): per run of a dataset judged by the math verifier, the samples
+# whose verdict depends on the extraction rule or rests on math-verify's equivalence, listed and counted.
+
+from ttscale.report.imperfect import judgement_files
+
+JUDGEMENT_RUNS = [r for r in sorted(RUNS, key=lambda r: r.partition())
+                  if tconfig.verify_identity(config, r.dataset)["verifier"] == "math"]
+JUDGEMENT_OUTPUTS = [report(p, **kw) for p, kw in judgement_files(f"{EXP}/report")]
+
+
+rule judgement:
+    input:
+        samples=lambda w: stage_shards("samples", run_of(w)),
+        problems=problems_table,
+    output:
+        samples=f"{EXP}/analysis/{PART}/judgement_samples.parquet",
+        summary=f"{EXP}/analysis/{PART}/judgement_summary.parquet",
+    conda:
+        "../envs/ttscale.yaml"
+    log:
+        f"{LOGS}/judgement/{PART}.log",
+    group:
+        "analysis"
+    script:
+        "../scripts/judgement.py"
+
+
+rule judgement_report:
+    input:
+        summaries=[f"{EXP}/analysis/{r.partition()}/judgement_summary.parquet" for r in JUDGEMENT_RUNS],
+        samples=[f"{EXP}/analysis/{r.partition()}/judgement_samples.parquet" for r in JUDGEMENT_RUNS],
+    output:
+        JUDGEMENT_OUTPUTS,
+    params:
+        settings=tconfig.canonical(config["report"]),
+        out_dir=lambda w, output: str(Path(output[0]).parents[1]),
+    conda:
+        "../envs/ttscale.yaml"
+    log:
+        f"{LOGS}/report/judgement.log",
+    script:
+        "../scripts/judgement_report.py"
+
+
+if JUDGEMENT_RUNS:
+    ALL_TARGETS += [str(p) for p in JUDGEMENT_OUTPUTS]

@@ -59,6 +59,56 @@ TITLES = {
 }
 FIGURE_TITLE = "Imperfect verifiers"
 
+# the math analogue (ttscale.verify.judgement): counts per run, and every listed sample
+JUDGEMENT_TABLES = ("math_judgement", "math_judgement_samples")
+JUDGEMENT_COLUMNS = {
+    "math_judgement": [
+        Column("dataset", "dataset", "text"), Column("model", "model", "text"), Column("sampling", "sampling", "text"),
+        Column("samples", "samples", "int"), Column("answered", "with an answer", "int"),
+        Column("correct", "correct", "int"), Column("extraction", "verdict depends on the extraction rule", "int"),
+        Column("extraction_correct", "of them correct", "int"),
+        Column("equivalence", "correct only by math-verify's equivalence", "int"),
+        Column("share_of_correct", "share of correct resting on a judgement call"),
+    ],
+    "math_judgement_samples": [
+        Column("dataset", "dataset", "text"), Column("model", "model", "text"), Column("sampling", "sampling", "text"),
+        Column("problem_id", "problem", "text"), Column("sample_index", "sample", "int"),
+        Column("kind", "kind", "text"), Column("answer", "answer", "text"), Column("reference", "reference", "text"),
+        Column("correct", "correct", "text"), Column("boxed", "last boxed", "text"),
+        Column("answer_is", "answer is / ####", "text"), Column("last_number", "last number", "text"),
+        Column("rule_verdicts", "verdict per rule", "text"),
+    ],
+}
+JUDGEMENT_TITLES = {
+    "math_judgement": "Math verdicts that rest on a judgement call: the extraction rule or math-verify's equivalence",
+    "math_judgement_samples": "Every math sample whose verdict rests on a judgement call",
+}
+
+
+def judgement_files(out_dir: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """(path, report() keyword arguments) of the math judgement tables (the listing as CSV only)."""
+    out = Path(out_dir) / "tables"
+    paths = [out / f"math_judgement.{ext}" for ext in ("csv", "md", "tex")] + [out / "math_judgement_samples.csv"]
+    return [(str(p), {"caption": f"../report/table_{p.stem}.rst", "category": "Tables", "subcategory": p.stem,
+                      "labels": {"table": p.stem, "format": p.suffix.lstrip(".")}}) for p in paths]
+
+
+def make_judgement_report(summaries: list[str | Path], samples: list[str | Path], out_dir: str | Path,
+                          digits: int = 4) -> list[str]:
+    """The math judgement tables over all math runs, sorted."""
+    from ttscale.io import write_text
+    from ttscale.report.tables import to_csv
+
+    key = ("dataset", "model", "sampling")
+    rows = sorted((r for p in summaries for r in _read(p)), key=lambda r: tuple(r[c] for c in key))
+    listed = sorted(({**r, "correct": "yes" if r["correct"] else "no"} for p in samples for r in _read(p)),
+                    key=lambda r: (*(r[c] for c in key), r["kind"], r["problem_id"], r["sample_index"]))
+    out = Path(out_dir) / "tables"
+    written = write_all(out / "math_judgement", rows, JUDGEMENT_COLUMNS["math_judgement"], digits,
+                        JUDGEMENT_TITLES["math_judgement"])
+    write_text(out / "math_judgement_samples.csv", to_csv(listed, JUDGEMENT_COLUMNS["math_judgement_samples"], digits))
+    return [str(p) for p in written] + [str(out / "math_judgement_samples.csv")]
+
 
 def report_files(out_dir: str | Path, datasets: Iterable[str]) -> list[str]:
     out = Path(out_dir)
