@@ -308,11 +308,7 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
         if not rows:
             continue
         names.append(b.name)
-        samples = pa.Table.from_pylist([{
-            "problem_id": p.problem_id, "sample_index": i, "seed": None, "prompt": s.prompt or p.prompt,
-            "text": s.text, "finish_reason": s.finish_reason, "prompt_tokens": s.prompt_tokens,
-            "completion_tokens": s.completion_tokens, "cumulative_logprob": s.cumulative_logprob,
-            "latency_s": None} for p, i, s in rows], schema=SAMPLES)
+        samples = _samples_table(rows)
         spath = exp / "samples" / part / f"{b.name}.parquet"
         write_table(spath, samples, SAMPLES, metadata={**meta, "block": b.name})
         vpath = exp / "verdicts" / part / f"{b.name}.parquet"
@@ -347,16 +343,37 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
 def _verdicts(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
     from ttscale.schemas import VERDICT_STATUSES
 
-    out = []
+    answers, keys, correct, statuses = [], [], [], []
     for p, i, s in rows:
         answer, key = vote_key(p, s)
         status = s.status or ("passed" if s.correct else "failed" if answer or p.task != "math" else "no_answer")
         if status not in VERDICT_STATUSES:
             raise DataError(f"problem {p.problem_id!r} sample {i}: status {status!r} is not one of {VERDICT_STATUSES}")
-        out.append({"problem_id": p.problem_id, "sample_index": i, "extracted_answer": answer, "answer_key": key,
-                    "correct": bool(s.correct), "status": status, "tests_passed": int(bool(s.correct)),
-                    "tests_total": 1, "duration_s": 0.0, "output_tail": ""})
-    return pa.Table.from_pylist(out, schema=VERDICTS)
+        answers.append(answer)
+        keys.append(key)
+        correct.append(bool(s.correct))
+        statuses.append(status)
+    n = len(rows)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "extracted_answer": pa.array(answers, pa.string()), "answer_key": pa.array(keys, pa.string()),
+        "correct": pa.array(correct, pa.bool_()), "status": statuses,
+        "tests_passed": pa.array(correct, pa.bool_()).cast(pa.int32()), "tests_total": pa.array([1] * n, pa.int32()),
+        "duration_s": pa.array([0.0] * n, pa.float64()), "output_tail": [""] * n}, schema=VERDICTS)
+
+
+def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
+    """The sample shard of a block, built column by column (a million rows in seconds)."""
+    n = len(rows)
+    none = pa.nulls(n)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "seed": none.cast(pa.int64()), "prompt": [s.prompt or p.prompt for p, _, s in rows],
+        "text": [s.text for _, _, s in rows], "finish_reason": [s.finish_reason for _, _, s in rows],
+        "prompt_tokens": pa.array([s.prompt_tokens for _, _, s in rows], pa.int32()),
+        "completion_tokens": pa.array([s.completion_tokens for _, _, s in rows], pa.int32()),
+        "cumulative_logprob": pa.array([s.cumulative_logprob for _, _, s in rows], pa.float64()),
+        "latency_s": none.cast(pa.float64())}, schema=SAMPLES)
 
 
 def vote_key(p: Problem, s: Sample) -> tuple[str | None, str | None]:

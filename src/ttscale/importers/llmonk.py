@@ -207,19 +207,25 @@ def read_llmonk(source: Path, extractor: str | None = None, loader: str = "c", w
     files = _files(source)
     if extractor is not None:
         EXTRACTORS.get(extractor, "--extractor")
-    jobs = [(pid, str(f), loader == "pure") for pid, f in files]
+    jobs = [(pid, str(f), loader == "pure", extractor) for pid, f in files]
     workers = workers or min(8, os.cpu_count() or 1)
-    out = [(record_problem(rec, path, pid, extractor), path) for pid, path, rec in _parse(jobs, workers)]
+    out = list(_parse(jobs, workers))
     _check_same_kind(out)
     return [p for p, _ in out]
 
 
-def _parse(jobs: list[tuple[str, str, bool]], workers: int) -> Iterator[tuple[str, str, Any]]:
+def _read_one(job: tuple[str, str, bool, str | None]) -> tuple[Problem, str]:
+    pid, path, pure, extractor = job
+    return record_problem(_load((pid, path, pure))[2], path, pid, extractor), path
+
+
+def _parse(jobs: list[tuple[str, str, bool, str | None]], workers: int) -> Iterator[tuple[Problem, str]]:
+    """Files parsed and checked by a pool of processes (YAML parsing is most of an import's time)."""
     if workers <= 1 or len(jobs) < 4:
-        yield from map(_load, jobs)
+        yield from map(_read_one, jobs)
         return
     with ProcessPoolExecutor(workers) as pool:
-        yield from pool.map(_load, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+        yield from pool.map(_read_one, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8))))
 
 
 def _released_records(f: Path) -> Iterator[tuple[str, Any]]:
