@@ -17,6 +17,7 @@ import yaml
 
 from ttscale.analysis.pipeline import analyze_experiment
 from ttscale.analysis.settings import section
+from ttscale.cli import main
 from ttscale.errors import DataError
 from ttscale.importers import import_samples
 from ttscale.importers.extractors import EXTRACTORS, minerva_reference, normalize_minerva
@@ -312,7 +313,7 @@ def lmeval_line(doc_id: int, doc: dict, target: str, resps: list[str], filtered,
     return json.dumps(sample, ensure_ascii=False) + "\n"
 
 
-def test_lmeval_log_samples(tmp_path):
+def test_lmeval_log_samples(tmp_path, capsys):
     folder = tmp_path / "out" / "my__model"
     folder.mkdir(parents=True)
     f = folder / "samples_gsm8k_2024-06-01T12-00-00.jsonl"
@@ -325,9 +326,9 @@ def test_lmeval_log_samples(tmp_path):
             fh.write(lmeval_line(i, doc, target, [text], ans, "flexible-extract", em))
     with pytest.raises(DataError, match="several filters .*pass --filter"):
         import_samples("lm-eval", tmp_path / "out", tmp_path / "exp", "m", "gsm8k")
-    out = import_samples("lm-eval", tmp_path / "out", tmp_path / "exp", "m", "gsm8k",
-                         options={"filter": "strict-match"})
-    assert out["problems"] == 3 and out["samples"] == 3
+    assert main(["import", "lm-eval", str(tmp_path / "out"), "--filter", "strict-match", "--model", "m",
+                 "--dataset", "gsm8k", "--results", str(tmp_path), "--experiment", "exp"]) == 0
+    assert "imported 3 samples of 3 problems" in capsys.readouterr().out
     v = {r["problem_id"]: r for r in read_table(next((tmp_path / "exp" / "verdicts").rglob("*.parquet")),
                                                 VERDICTS).to_pylist()}
     assert v["0"]["correct"] and v["0"]["answer_key"] == "18" and not v["1"]["correct"]
