@@ -89,7 +89,9 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
     elif name == "snell":
         assert by_dataset["math500"].n_problems == 500
         kinds = {config["strategies"][r.strategy]["kind"] for r in runs if r.strategy}
-        assert kinds == {"beam", "revisions"}
+        assert kinds == {"beam", "revisions", "lookahead"}
+        assert {config["strategies"][r.strategy].get("lookahead") for r in runs
+                if r.strategy and config["strategies"][r.strategy]["kind"] == "lookahead"} == {3}
         assert max(r.budget for r in runs if r.strategy) == 256
         assert {r.model for r in runs if r.strategy} == {"llama31_8b_it"}
         assert config["analysis"]["bins"]["quantiles"] == 5
@@ -129,7 +131,7 @@ def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, c
                                          for r in tplan.scored_runs(config, runs, s))
     assert counts["aggregate"] == counts["analyze"] == len(runs)
     assert counts["problems"] == counts["audit"] == len(config["datasets"])
-    assert counts["compare"] == counts["report"] == counts["all"] == 1
+    assert counts["compare"] == counts["report"] == counts["ledger"] == counts["all"] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
 
     with capsys.disabled():

@@ -243,6 +243,8 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
     spec = config["strategies"][strategy]
     ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
+    if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
+        ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
     ident["budget"] = budget
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])

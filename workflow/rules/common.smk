@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from ttscale import config as tconfig  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
+from ttscale import resources as tres  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
 from ttscale.warm import note as warm_note  # noqa: E402
@@ -19,6 +20,7 @@ from ttscale.warm import note as warm_note  # noqa: E402
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     tconfig.check(config, source="config")
+    tres.check_node_gpus(config)
     RUNS = tplan.runs(config)
 except TtscaleError as exc:
     raise WorkflowError(f"ttscale: {exc}") from None
@@ -52,6 +54,16 @@ def run_identity(run):
 def run_of(wildcards):
     """The planned Run of a (model, dataset, sampling) wildcard set."""
     return RUN_BY_KEY[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+def generate_resources(wildcards):
+    """GPUs, CPUs and memory of a generate job, from its model (and a search's step scorer)."""
+    return tres.job_resources(tres.generate_gpus(config, wildcards.model, run_of(wildcards).strategy))
+
+
+def score_resources(wildcards):
+    """GPUs, CPUs and memory of a score job, from its scorer's engine."""
+    return tres.job_resources(tres.scorer_gpus(config, wildcards.scorer))
 
 
 def problems_table(wildcards):
