@@ -9,6 +9,7 @@ types and defaults; Snakemake checks it with `snakemake.utils.validate` and the 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -354,4 +355,10 @@ def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:
-    return Path(config["results"]) / config["experiment"]
+    return _experiment_dir(str(config["results"]), str(config["experiment"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _experiment_dir(results: str, experiment: str) -> Path:
+    # cached: the planner asks for it once per shard path (thousands of times on a paper config)
+    return Path(results) / experiment

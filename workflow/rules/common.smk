@@ -56,14 +56,19 @@ def run_of(wildcards):
     return RUN_BY_KEY[(wildcards.model, wildcards.dataset, wildcards.sampling)]
 
 
+# GPUs, CPUs and memory of each run's generate jobs (its model, and a search's step scorer) and of
+# each scorer's score jobs (its engine), computed once: the rules' resource functions look them up
+GENERATE_RESOURCES = {(r.model, r.dataset, r.key): tres.job_resources(tres.generate_gpus(config, r.model, r.strategy))
+                      for r in RUNS}
+SCORE_RESOURCES = {s: tres.job_resources(tres.scorer_gpus(config, s)) for s in config.get("scorers") or {}}
+
+
 def generate_resources(wildcards):
-    """GPUs, CPUs and memory of a generate job, from its model (and a search's step scorer)."""
-    return tres.job_resources(tres.generate_gpus(config, wildcards.model, run_of(wildcards).strategy))
+    return GENERATE_RESOURCES[(wildcards.model, wildcards.dataset, wildcards.sampling)]
 
 
 def score_resources(wildcards):
-    """GPUs, CPUs and memory of a score job, from its scorer's engine."""
-    return tres.job_resources(tres.scorer_gpus(config, wildcards.scorer))
+    return SCORE_RESOURCES[wildcards.scorer]
 
 
 def problems_table(wildcards):

@@ -6,20 +6,9 @@
 # changes an aggregate table and so reruns the ledger.
 
 
-def ledger_runs():
-    """What the ledger needs of each run: its tables and shards, and which scorers read it."""
-    out = []
-    for r in sorted(RUNS, key=lambda r: r.partition()):
-        strategy = config["strategies"][r.strategy] if r.strategy else {}
-        out.append({"model": r.model, "dataset": r.dataset, "sampling": r.key, "strategy": r.strategy,
-                    "strategy_scorer": strategy.get("scorer"),
-                    "samples": f"{EXP}/aggregate/{r.partition()}/samples.parquet",
-                    "sample_shards": stage_shards("samples", r), "verdict_shards": stage_shards("verdicts", r),
-                    "scorers": [s for s in RUN_SCORERS[(r.model, r.dataset, r.key)] if s not in FREE_SCORERS]})
-    return out
+from ttscale.analysis.ledger import ledger_runs
 
-
-LEDGER_RUNS = ledger_runs()
+LEDGER_RUNS = ledger_runs(config, RUNS, RUN_SCORERS, FREE_SCORERS)
 
 
 rule ledger:

@@ -181,6 +181,24 @@ def model_params(config: dict[str, Any], root: Path | None = None) -> dict[str, 
     return out
 
 
+def ledger_runs(config: dict[str, Any], runs: Sequence[Any], run_scorers: dict[tuple[str, str, str], list[str]],
+                free_scorers: Sequence[str]) -> list[dict[str, Any]]:
+    """What the ledger reads of each planned run (ttscale.plan.Run): its aggregated samples, its sample
+    and verdict shards, the model-based scorers that score it and a search's step scorer."""
+    from ttscale.config import experiment_dir
+    from ttscale.plan import shards
+
+    out = []
+    for r in sorted(runs, key=lambda r: r.partition()):
+        strategy = config["strategies"][r.strategy] if r.strategy else {}
+        out.append({"model": r.model, "dataset": r.dataset, "sampling": r.key, "strategy": r.strategy,
+                    "strategy_scorer": strategy.get("scorer"),
+                    "samples": str(experiment_dir(config) / "aggregate" / r.partition() / "samples.parquet"),
+                    "sample_shards": shards(config, "samples", r), "verdict_shards": shards(config, "verdicts", r),
+                    "scorers": [s for s in run_scorers[(r.model, r.dataset, r.key)] if s not in free_scorers]})
+    return out
+
+
 def job_gpu_map(config: dict[str, Any], runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """What `job_gpus` looks up: GPUs of each run's generate jobs and of each scorer's score jobs."""
     from ttscale import resources
