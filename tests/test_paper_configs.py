@@ -77,8 +77,9 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
     """What each config must keep to reproduce its paper (edits that break these are caught)."""
     by_dataset = {r.dataset: r for r in runs if r.strategy is None}
     if name == "monkeys":
-        for d in ("gsm8k", "math", "code_contests"):
-            assert by_dataset[d].samples_per_problem == 10_000
+        for r in runs:  # 10,000 samples per problem, DeepSeek-Coder-V2's 250 (datasets.<d>.per_model)
+            assert r.samples_per_problem == (250 if r.model == "deepseek_coder_v2" else 10_000), r
+        assert {r.dataset for r in runs if r.model == "deepseek_coder_v2"} == {"code_contests"}
         assert by_dataset["gsm8k"].n_problems == by_dataset["math"].n_problems == 128
         assert by_dataset["code_contests"].n_problems == 165
         assert {config["sampling"][r.preset]["temperature"] for r in runs} == {0.6}

@@ -1,6 +1,6 @@
 """GPU requests per model on the real one-node SLURM cluster (tests/slurm/cluster.sh declares four
 count-only GPUs): a model with `tensor_parallel_size: 2` makes an sbatch request for 2 GPUs, a
-search job asks for what its policy and its PRM need, a plain model for 1. The requests are read
+search job asks for what its policy and its step scorer need, a plain model for 1. The requests are read
 back from slurmctld (`scontrol show job`); the jobs themselves are cancelled once submitted (vLLM
 on CPU cannot run tensor parallel), so this checks the request, not a run."""
 
@@ -26,9 +26,9 @@ CONFIG = {
     "models": {"tp2": {**MODEL, "engine": {"tensor_parallel_size": 2}}, "one": MODEL},
     "datasets": {"arith": {"loader": "reasoning_gym", "args": {"task": "basic_arithmetic", "size": 1, "seed": 5}}},
     "sampling": {"default": {"temperature": 0.8, "max_tokens": 16}},
-    "scorers": {"prm": {"family": "test-prm-smollm2", "path": "resources/models/test-prm-smollm2",
-                        "build": "smollm2_test_prm", "engine": {"tensor_parallel_size": 2},
-                        "strategies": [], "sampling": False}},
+    # the step scorer (a judge on the same model) spans 2 GPUs; it scores only the search it guides
+    "scorers": {"prm": {"kind": "generative", "model": "one", "engine": {"tensor_parallel_size": 2},
+                        "sampling": False}},
     "strategies": {"beam": {"kind": "beam", "budgets": [2], "beam_width": 2, "scorer": "prm", "models": ["one"]}},
 }
 
@@ -41,7 +41,7 @@ def generate_requests(env: dict) -> dict[str, int]:
         comment = re.search(r"Comment=(\S+)", line)
         if not comment or "rule_generate" not in comment.group(1):
             continue
-        gpus = re.search(r"TresPerJob=\S*gres/gpu:(\d+)", line) or re.search(r"gres/gpu=(\d+)", line)
+        gpus = re.search(r"TresPerJob=\S*gpu:(\d+)", line)  # sbatch --gpus=N: "gres:gpu:N" (or gres/gpu:N)
         jobs[comment.group(1)] = int(gpus.group(1)) if gpus else 0
     return jobs
 

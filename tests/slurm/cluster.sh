@@ -71,8 +71,8 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=128000 Gres=gpu:4 State
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 CONF
-# no devices: the GPUs are only counted, so jobs that ask for 2 of them can be scheduled and read back
-printf 'AutoDetect=off\nNodeName=localhost Name=gpu Count=4\n' > "$STATE/gres.conf"
+# four stand-in devices (no GPUs here): jobs that ask for 2 GPUs can be scheduled and read back
+printf 'AutoDetect=off\nNodeName=localhost Name=gpu File=/dev/null,/dev/zero,/dev/full,/dev/urandom\n' > "$STATE/gres.conf"
 export SLURM_CONF="$STATE/slurm.conf"
 
 stop
