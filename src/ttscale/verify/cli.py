@@ -58,7 +58,7 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
         if key not in task_of:
             task_of[key] = len(tasks)
             tasks.append({"id": len(tasks), "kind": "asserts", "code": p["prompt"] + key[1],
-                          "tests": p["test"], "entry_point": p["entry_point"]})
+                          "tests": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]})
     results = run_tasks(tasks, backend, {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}, workers)
     out_lines = []
     per_task: dict[str, list[bool]] = defaultdict(list)

@@ -152,6 +152,7 @@ class CodeVerifier(Verifier):
                                  tail=f"code of {len(code)} characters exceeds verify.max_code_bytes")
                 continue
             style = it.get("test_style") or "asserts"
+            stub = None
             if style == "asserts":
                 stub = json.loads(it.get("metadata") or "{}").get("prompt", "")
                 program = asserts_program(stub, code) if stub else code
@@ -161,7 +162,8 @@ class CodeVerifier(Verifier):
             if key not in task_of:
                 task_of[key] = len(tasks)
                 tasks.append({"id": len(tasks), "kind": "stdio" if style == "stdio" else "asserts",
-                              "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point")})
+                              "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point"),
+                              "prompt": stub if style == "asserts" else None})
             norm = re.sub(r"\s+", " ", code).strip()
             program_of[i] = (task_of[key], code, "code:" + hashlib.sha256(norm.encode()).hexdigest()[:16])
         if tasks:
