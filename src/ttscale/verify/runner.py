@@ -377,10 +377,32 @@ class Sample:
     pristine builtins and modules, the prompt's own helpers, and only the named entry points of the
     sample (`namespace()`). Issue-23-style extra tests reuse the same namespace."""
 
-    def __init__(self, pid: int, req_w: int, ans_r: int) -> None:
-        self.pid, self.req_w, self.ans_r = pid, req_w, ans_r
+    def __init__(self, pid: int, req_w: int, ans_r: int, cpu_limit: float | None = None) -> None:
+        self.pid, self.req_w, self.ans_r, self.cpu_limit = pid, req_w, ans_r, cpu_limit
+
+    def cpu(self) -> float:
+        """The sample's CPU time so far (user + system, in clock ticks of 10 ms), from /proc."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def _await(self) -> None:
+        """Wait for the sample's next answer under its CPU-time limit (a fraction of a second, which
+        RLIMIT_CPU cannot express): the sample is killed once its CPU time passes the limit."""
+        while not select.select((self.ans_r,), (), (), CPU_POLL_S)[0]:
+            if self.cpu() > self.cpu_limit:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                raise CpuLimit(self.cpu_limit)
 
     def receive(self) -> tuple:
+        if self.cpu_limit is not None:
+            self._await()
         try:
             data = _recv(self.ans_r)
         except ValueError as exc:
@@ -457,6 +479,14 @@ class Sample:
             pass
 
 
+class CpuLimit(Exception):
+    """The sample used up its CPU-time limit (one scaled from the reference solution's)."""
+
+
+CPU_POLL_S = 0.01
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 class _Failed(Exception):
     """The sample answered something the tests cannot use; the verdict is failed with this reason."""
 
@@ -491,7 +521,7 @@ def _death(pid: int, lim: dict) -> dict:
             "error": f"exited with status {code} before the tests finished"}
 
 
-def _start_sample(code, workdir: str, out_w: int, rep_w: int) -> Sample:
+def _start_sample(code, workdir: str, out_w: int, rep_w: int, cpu_limit: float | None = None) -> Sample:
     """Fork the sample's process from this pristine one; it sees neither the report pipe nor the tests."""
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
@@ -506,10 +536,22 @@ def _start_sample(code, workdir: str, out_w: int, rep_w: int) -> Sample:
     if pid == 0:
         for fd in (rep_w, out_w, req_w, ans_r):
             os.close(fd)
+        _oom_first(b"1000")
         _sample(code, workdir, req_r, ans_w)
     os.close(req_r)
     os.close(ans_w)
-    return Sample(pid, req_w, ans_r)
+    return Sample(pid, req_w, ans_r, cpu_limit)
+
+
+def _oom_first(score: bytes) -> None:
+    """Prefer killing samples over the runner when memory runs out (os-level calls: fewer pages
+    copied after fork)."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, score)
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: str, stdin_path: str | None,
@@ -523,12 +565,7 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
     sample = None
     try:
         os.setsid()
-        try:  # prefer killing samples over the runner (os-level calls: fewer pages copied after fork)
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            os.write(fd, b"1000")
-            os.close(fd)
-        except OSError:
-            pass
+        _oom_first(b"1000" if task["kind"] == "stdio" else b"500")  # the tests' process: after its sample
         os.chdir(workdir)
         fd_in = os.open(stdin_path or "/dev/null", os.O_RDONLY)
         os.dup2(fd_in, 0)
@@ -549,7 +586,8 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
         _report(rep_w, status)
     try:
         if task["kind"] == "asserts":
-            sample = _start_sample(code, workdir, out_w, rep_w)
+            limit = task.get("cpu_limit_s")
+            sample = _start_sample(code, workdir, out_w, rep_w, float(limit) if limit else None)
             first = sample.receive()
             if first[0] != "ready":
                 raise _exception(first)
@@ -566,6 +604,8 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
     except SampleDied:
         status = _death(sample.pid, lim)
         sample = None
+    except CpuLimit as exc:
+        status = {"status": "timeout", "error": f"CPU time limit of {exc.args[0]:.3g} s (scaled from the reference)"}
     except _Failed as exc:
         status = {"status": "failed", "error": str(exc)}
     except MemoryError:
@@ -844,7 +884,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         except OSError:
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
-              "stdout": out.head.decode("utf-8", "replace"), "pgid": pid}
+              "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
     parsed = None
     if report:
         try:
@@ -862,6 +902,9 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
+        if result["status"] == "memory" and task["kind"] == "asserts":
+            # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
+            result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:
         code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
         result["status"] = "failed" if code == 0 else "crashed"
@@ -884,9 +927,10 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
     code = precompiled(task["code"])  # once for all of a stdin/stdout sample's test cases
     if task["kind"] == "stdio":
         cases = json.loads(task["tests"])
-        passed, out = 0, None
+        passed, out, cpu = 0, None, 0.0
         for i, case in enumerate(cases):
             r = run_one(task, lim, n * 100000 + i, stdin_data=case["input"], code=code)
+            cpu += r.get("cpu_s", 0.0)
             _kill_all(r.pop("pgid"))
             _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n * 100000 + i}"))
             if r["status"] != "passed":
@@ -901,7 +945,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
                 break
         if out is None:
             out = {"status": "passed", "tail": "", "error": None}
-        out["tests_passed"], out["tests_total"] = passed, len(cases)
+        out["tests_passed"], out["tests_total"], out["cpu_s"] = passed, len(cases), round(cpu, 4)
     else:
         out = run_one(task, lim, n, code=code)
         _kill_all(out.pop("pgid"))

@@ -163,7 +163,8 @@ class CodeVerifier(Verifier):
                 task_of[key] = len(tasks)
                 tasks.append({"id": len(tasks), "kind": "stdio" if style == "stdio" else "asserts",
                               "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point"),
-                              "prompt": stub if style == "asserts" else None})
+                              "prompt": stub if style == "asserts" else None,
+                              "cpu_limit_s": it.get("cpu_limit_s")})
             norm = re.sub(r"\s+", " ", code).strip()
             program_of[i] = (task_of[key], code, "code:" + hashlib.sha256(norm.encode()).hexdigest()[:16])
         if tasks:
@@ -182,6 +183,7 @@ class CodeVerifier(Verifier):
             out[i] = verdict(r["status"], r["status"] == "passed", answer=code[:KEPT_ANSWER], key=key,
                              passed=int(r.get("tests_passed") or 0), total=int(r.get("tests_total") or 1),
                              duration=float(r.get("duration") or 0.0), tail=tail)
+            out[i]["cpu_s"] = r.get("cpu_s")  # not a verdict column: the gold audit's reference time
         return out  # type: ignore[return-value]
 
 
