@@ -24,6 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=32, help="samples per problem")
     ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--model", default=str(REPO / "resources/models/smollm2-135m-instruct"))
     ap.add_argument("--chunk", type=int, default=16, help="problems per engine call")
     ap.add_argument("--out", default=str(REPO / "tests/data/humaneval_smollm2.jsonl.gz"))
     args = ap.parse_args()
@@ -33,7 +34,7 @@ def main() -> None:
     from ttscale.engine import make_llm
 
     problems = list(read_problems().values())
-    llm = make_llm(str(REPO / "resources/models/smollm2-135m-instruct"), dtype="bfloat16", max_model_len=2048,
+    llm = make_llm(args.model, dtype="bfloat16", max_model_len=2048,
                    seed=0)
     rows: list[dict] = []
     for start in range(0, len(problems), args.chunk):  # written after each chunk: a cut-off run keeps its part
