@@ -9,6 +9,7 @@ types and defaults; Snakemake checks it with `snakemake.utils.validate` and the 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -243,6 +244,8 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
     spec = config["strategies"][strategy]
     ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
+    if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
+        ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
     ident["budget"] = budget
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])
@@ -281,7 +284,7 @@ def identity_json(obj: Any) -> str:
 
 
 # dataset keys that say how a dataset is sampled, not what its problem table holds
-PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude")
+PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model")
 
 
 def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:
@@ -354,4 +357,10 @@ def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:
-    return Path(config["results"]) / config["experiment"]
+    return _experiment_dir(str(config["results"]), str(config["experiment"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _experiment_dir(results: str, experiment: str) -> Path:
+    # cached: the planner asks for it once per shard path (thousands of times on a paper config)
+    return Path(results) / experiment
