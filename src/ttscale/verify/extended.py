@@ -158,9 +158,10 @@ def _reference_runs(jobs: list[dict[str, Any]], settings: dict[str, Any], ext: d
     for j in jobs:
         for _ in range(2):
             if j["kind"] == "call":
+                # the harness runs in the program's own process (the reference is trusted), after it
                 harness = _HARNESS.format(entry=j["entry_point"], inputs=j["candidates"], input_s=input_s, mark=MARK)
-                tasks.append({"id": len(tasks), "kind": "asserts", "code": j["solution"], "tests": harness,
-                              "entry_point": None})
+                tasks.append({"id": len(tasks), "kind": "asserts", "code": j["solution"] + "\n" + harness,
+                              "tests": "", "entry_point": None})
             else:
                 first = len(tasks)
                 tasks.extend([{"id": first + i, "kind": "stdio", "code": j["solution"], "tests": "[]", "stdin": c}
