@@ -84,7 +84,10 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
         assert {config["sampling"][r.preset]["temperature"] for r in runs} == {0.6}
         scored = {(r.model, r.dataset) for r in tplan.scored_runs(config, runs, "armorm")}
         assert scored == {(m, d) for m in ("llama3_8b_it", "llama3_70b_it") for d in ("gsm8k", "math")}
-        assert sum(r.n_samples for r in runs) == 41_571_250
+        lite = by_dataset["swebench_lite"]  # the paper's headline: SWE-bench Lite, 250 samples per issue
+        assert (lite.n_problems, lite.samples_per_problem) == (300, 250)
+        assert config["datasets"]["swebench_lite"]["task"] == "repo"
+        assert sum(r.n_samples for r in runs) == 41_646_250
         assert not [r for r in runs if r.strategy]
     elif name == "snell":
         assert by_dataset["math500"].n_problems == 500
