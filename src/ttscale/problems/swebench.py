@@ -85,6 +85,7 @@ class SWEbenchLoader(Loader):
 
     task = "repo"
     required_args = ("path",)
+    jsonl_args = ("path", "text_from")  # local data files (inputs of the problems stage) when they end in .jsonl
 
     @property
     def cheap_size(self) -> bool:  # type: ignore[override]
