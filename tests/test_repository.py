@@ -199,3 +199,15 @@ def test_one_container_per_instance_and_per_patch_mode_agree(toy):
         "passed", "failed", "passed", "failed", "failed"]
     assert c1["containers"] == 2 and c2["containers"] == 5
     assert grade(meta[0], p["gold1"], pooled[0]["log"])["resolved"] is True
+
+
+def test_podman_command_line_has_no_network_and_the_limits():
+    """Podman is not installed on the development machines: its command line only (as for apptainer)."""
+    from ttscale.verify.repo_containers import REPO_BACKENDS
+    from ttscale.verify.repository import REPOSITORY
+
+    argv = REPO_BACKENDS.get("podman")({**REPOSITORY, "memory_mb": 512}).start_command("docker.io/x/y:1")
+    joined = " ".join(argv)
+    for part in ("--network none", "--memory 512m", "--pids-limit 1024", "--cap-drop ALL", "--pull never",
+                 "no-new-privileges", "docker.io/x/y:1 tail -f /dev/null"):
+        assert part in joined, part
