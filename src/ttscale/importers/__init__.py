@@ -462,10 +462,10 @@ def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
 def vote_key(p: Problem, s: Sample) -> tuple[str | None, str | None]:
     """(extracted answer, vote key) of a sample: the source's when it names its extraction rule
     (p.extractor; None = no answer by that rule), else the given key, else ttscale's extraction."""
-    from ttscale.verify.math import canonical_key, extract_answer
-
     if p.extractor is not None:
         return s.answer, s.answer_key
+    from ttscale.verify.math import canonical_key, extract_answer
+
     answer = s.answer
     if answer is None and s.answer_key is None and p.task == "math":
         answer = extract_answer(s.text)  # so that majority vote has keys to group by
