@@ -103,6 +103,8 @@ def test_llmonk_gsm8k_votes_use_llmonks_rule(tmp_path):
     src = write_gsm8k(tmp_path / "gsm8k_eval")
     out = import_samples("llmonk", src, tmp_path / "exp", "m", "gsm8k")
     assert out["problems"] == 3 and out["samples"] == 24 and out["split_vote_groups"] == 0
+    manifest = json.loads(next((tmp_path / "exp" / "samples").rglob("manifest.json")).read_text())
+    assert manifest["labels"] == "source" and manifest["vote_keys"] == ["llmonk-gsm8k"]
     got = analyze(tmp_path / "exp")
     for k in (1, 2, 4, 8):
         want_vote = want_pass = 0.0

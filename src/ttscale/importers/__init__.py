@@ -415,7 +415,8 @@ def _write(kind: str, source: Path, problems: Any, items: Iterator[Problem], str
     write_json(manifest, {"blocks": names, "scorers": scorers, "n": n_max, "problems": len(problems),
                           "samples": written, "importer": kind, "imported_from": str(source),
                           "labels": "ttscale verifiers" if verify is not None else "source",
-                          "vote_keys": sorted({p.extractor or "ttscale" for p in problems}),
+                          "vote_keys": ["ttscale verifiers"] if verify is not None else
+                          sorted({p.extractor or "ttscale" for p in problems}),
                           "split_vote_groups": split})
     log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
              exp / "samples" / part, len(blocks))
