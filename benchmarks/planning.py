@@ -3,8 +3,8 @@
 Each config is dry-run in a scratch copy of the workflow, with the invocation the tests use
 (`snakemake --profile profiles/local --configfile <cfg> -n`), offline (HF_HUB_OFFLINE and
 HF_DATASETS_OFFLINE set: the models and datasets are hub ids that are not on this machine). The
-figure is the median wall time of `--repeats` runs, against the issue's target of 10 seconds; the job
-count (Snakemake's job stats) and the sbatch submissions profiles/slurm makes of them (its
+figure is the median wall time of `--repeats` runs, against the target of 5 seconds (issue 22; it
+was 10); the job count (Snakemake's job stats) and the sbatch submissions profiles/slurm makes of them (its
 group-components) are set against the number of sample blocks ttscale.plan computes.
 
 Snakemake's fixed start-up cost is in every figure: imports, and the SLURM executor plugin, which
@@ -39,7 +39,7 @@ from ttscale.config import check, validate
 from ttscale.plan import runs
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-TARGET_S = 10.0
+TARGET_S = 5.0  # issue 22: every paper config plans in under 5 s
 _STAT = re.compile(r"^(\w+)\s+(\d+)$")
 
 
