@@ -11,6 +11,7 @@ from collections import Counter
 from math import comb
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -102,6 +103,8 @@ def test_llmonk_gsm8k_votes_use_llmonks_rule(tmp_path):
     src = write_gsm8k(tmp_path / "gsm8k_eval")
     out = import_samples("llmonk", src, tmp_path / "exp", "m", "gsm8k")
     assert out["problems"] == 3 and out["samples"] == 24 and out["split_vote_groups"] == 0
+    manifest = json.loads(next((tmp_path / "exp" / "samples").rglob("manifest.json")).read_text())
+    assert manifest["labels"] == "source" and manifest["vote_keys"] == ["llmonk-gsm8k"]
     got = analyze(tmp_path / "exp")
     for k in (1, 2, 4, 8):
         want_vote = want_pass = 0.0
@@ -125,6 +128,15 @@ def test_llmonk_gsm8k_votes_use_llmonks_rule(tmp_path):
     assert all(len(s) == 1 for s in groups.values())
     probs = read_table(tmp_path / "exp" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()
     assert {p["problem_id"]: p["answer"] for p in probs} == {"17": "18", "203": "1200", "42": "-3"}
+    # streamed one problem group at a time (and in one process): the same rows, on a finer block grid
+    fine = import_samples("llmonk", src, tmp_path / "fine", "m", "gsm8k", block_size=3, problems_per_block=1,
+                          options={"workers": 1})
+    assert fine["blocks"] == 9 and fine["samples"] == 24
+    v2 = [r for f in (tmp_path / "fine" / "verdicts").rglob("*.parquet") for r in read_table(f, VERDICTS).to_pylist()]
+    assert sorted(v2, key=lambda r: (r["problem_id"], r["sample_index"])) == \
+        sorted(v, key=lambda r: (r["problem_id"], r["sample_index"]))
+    probs2 = read_table(tmp_path / "fine" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()
+    assert probs2 == probs
 
 
 MATH = {
@@ -214,7 +226,9 @@ def test_monkey_business_release_json(tmp_path):
     arr.write_text(json.dumps(recs))
     lines = tmp_path / "GSM8K_lines.json"
     lines.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    for i, f in enumerate((arr, lines)):
+    parquet = tmp_path / "GSM8K_Llama-3-8B-Instruct.parquet"  # the hub's Parquet conversion
+    pq.write_table(pa.Table.from_pylist(recs), parquet)
+    for i, f in enumerate((arr, lines, parquet)):
         out = import_samples("monkey-business", f, tmp_path / f"exp{i}", "llama3-8b", "gsm8k")
         assert out["problems"] == 3 and out["samples"] == 24
     probs = read_table(tmp_path / "exp0" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()
@@ -270,9 +284,12 @@ def test_llmonk_refusals_at_import(tmp_path):
     save_yaml(folder / "1.yaml", {**_good(), "samples": ["#### 1"] * 3, "is_corrects": [True] * 3})
     with pytest.raises(DataError, match=r"different sample counts \(1 problems have 2; \['1'\] have 3\)"):
         import_samples("llmonk", folder, tmp_path / "exp", "m", "d")
+    with pytest.raises(DataError, match=r"1.yaml: problem '1' has 3 samples but the first problem 2"):
+        import_samples("llmonk", folder, tmp_path / "exp", "m", "d", problems_per_block=1)  # found in group 2
+    assert not (next((tmp_path / "exp" / "samples").rglob("*.parquet")).parent / "manifest.json").exists()
     (folder / "1.yaml").unlink()
     save_yaml(folder / "2.yaml", {k: v for k, v in _good().items() if k != "is_corrects"})
-    with pytest.raises(DataError, match="not every sample says whether it is correct"):
+    with pytest.raises(DataError, match=r"2.yaml: not every sample says whether it is correct \(problem '2' sample 0"):
         import_samples("llmonk", folder, tmp_path / "exp", "m", "d")
     (folder / "2.yaml").write_text("samples: [unclosed\n")
     with pytest.raises(DataError, match=r"2.yaml: not valid YAML"):

@@ -306,6 +306,9 @@ def problems_identity(name: str, ds: dict[str, Any], root: Path | None = None) -
 # verify settings that only say where and how fast sandboxes run (the sandboxes run the same image),
 # and the audit's own repeat count: not part of what a verdict is
 VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
+# the same for repository tasks: which engine runs the instance images, whether a container is
+# reused between patches (verdicts are the same), pulling, and where logs are kept
+REPOSITORY_RUNTIME = ("backend", "pull", "per_patch", "keep_logs")
 
 
 def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
@@ -315,15 +318,19 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
     settings = config.get("verify") or {}
     task = dataset_task(dataset, config["datasets"][dataset], root)
     ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
+    if isinstance(ident.get("repository"), dict):
+        ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
     return canonical(ident)
 
 
 def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
-    """The gold audit's: the verdict settings and how often each reference solution runs."""
+    """The gold audit's: the verdict settings and how often each reference solution runs (the reference
+    solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
     repeats = (config.get("verify") or {}).get("audit_repeats")
-    return {**verify_identity(config, dataset, root), "audit_repeats": repeats}
+    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k != "reference_limits"}
+    return {**ident, "audit_repeats": repeats}
 
 
 # the model settings a scorer computes with (its own, else those of its `model:`)

@@ -15,6 +15,7 @@ from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
+from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verifier_for
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SANDBOXES", "VERIFIERS", "verify_block", "verify_items"]
 
-DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
+DEFAULT_BY_TASK = {"code": "code", "math": "math", "repo": "swebench", "other": "auto"}
 REUSE_COLUMNS = ("text",)  # what a verdict reads of its sample (with the problem)
 
 
@@ -46,7 +47,8 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
-                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None) -> dict[str, Any]:
+                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None,
+                 audit: str | Path | None = None) -> dict[str, Any]:
     """Verify one sample shard into its verdict shard (same rows, same order).
 
     With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
@@ -64,8 +66,9 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
     settings = {**settings, "workers": settings.get("workers") or threads}
-    fresh = verify_items([{**problems[r["problem_id"]], **r} for i, r in enumerate(rows) if i not in reused],
-                         settings)
+    items = [{**problems[r["problem_id"]], **r} for i, r in enumerate(rows) if i not in reused]
+    reference.apply(items, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+    fresh = verify_items(items, settings)
     verdicts = merged(rows, reused, fresh)
     table = pa.Table.from_pylist(verdicts, schema=VERDICTS)
     if table.num_rows != samples.num_rows:
