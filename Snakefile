@@ -27,6 +27,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/sequential.smk"
 
 
 rule all:
