@@ -52,7 +52,7 @@ if has_budget_forcing(config):
         params:
             settings=tconfig.canonical(config["report"]),
             datasets=SEQ_DATASETS,
-            out_dir=f"{EXP}/report",
+            out_dir=lambda w, output: str(Path(output[-1]).parents[1]),  # R/report (from tables/sequential.tex)
         conda:
             "../envs/ttscale.yaml"
         log:
