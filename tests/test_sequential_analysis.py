@@ -122,3 +122,16 @@ def test_thinking_costs_split_tokens_flops_and_dollars(tmp_path):
     pq.write_table(pa.table({"problem_id": ["a"], "prompt_tokens": [1], "completion_tokens": [2]}), plain)
     with pytest.raises(DataError, match="no thinking_tokens column"):
         run_costs(plain, "m", spec, "d", "s")
+
+
+def test_report_writes_the_planned_figure_and_table(runs, tmp_path):
+    from ttscale.reasoning import report_files
+    from ttscale.report.sequential import sequential_report
+
+    out = {"points": str(tmp_path / "p.parquet"), "optimal": str(tmp_path / "o.parquet")}
+    write_sequential(runs, out, {"bootstrap": 20}, seed=3)
+    written = sequential_report(out["points"], out["optimal"], str(tmp_path / "report"), ["d"])["files"]
+    assert sorted(written) == sorted(report_files(tmp_path / "report", ["d"]))
+    md = (tmp_path / "report" / "tables" / "sequential.md").read_text()
+    assert "T=256 · vote@1" in md and "sequential only" in md
+    assert (tmp_path / "report" / "figures" / "sequential_d.png").stat().st_size > 1000

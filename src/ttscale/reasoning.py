@@ -199,3 +199,18 @@ def with_reasoning(table: pa.Table, spec: ReasoningSpec, backend: Any) -> tuple[
             table = table.drop_columns([name])
         table = table.append_column(pa.field(name, typ), pa.array(cols[name], typ))
     return table, schema_with(table.schema)
+
+
+# --- what the workflow plans for reasoning configs (light: rule files import this at planning) -------
+
+
+def has_budget_forcing(config: dict[str, Any]) -> bool:
+    """Whether the config runs budget forcing (then the workflow adds the sequential tables and report)."""
+    return any(s.get("kind") == "budget_forcing" for s in (config.get("strategies") or {}).values())
+
+
+def report_files(out_dir: str | Path, datasets: list[str]) -> list[str]:
+    """The files ttscale.report.sequential writes."""
+    out = Path(out_dir)
+    return [*(str(out / "figures" / f"sequential_{d}.png") for d in datasets),
+            *(str(out / "tables" / f"sequential.{ext}") for ext in ("csv", "md", "tex"))]

@@ -2,8 +2,8 @@
 # compute-optimal split per difficulty bin (docs/reasoning.md). Only for configs that run budget
 # forcing, so every other report stays as it is.
 
-from ttscale.analysis.sequential import has_budget_forcing
-from ttscale.report.sequential import files as sequential_files
+from ttscale.reasoning import has_budget_forcing
+from ttscale.reasoning import report_files as sequential_files
 
 if has_budget_forcing(config):
     SEQ_RUNS = sorted(

@@ -179,12 +179,7 @@ def _points(cands: dict[str, tuple[str, dict[str, Any], str, int, np.ndarray, np
     return out
 
 
-def has_budget_forcing(config: dict[str, Any]) -> bool:
-    """Whether the config runs budget forcing (then the workflow adds these tables and the figure)."""
-    return any(s.get("kind") == "budget_forcing" for s in (config.get("strategies") or {}).values())
-
-
-__all__ = ["OPTIMAL", "POINTS", "has_budget_forcing", "sequential_tables", "write_sequential"]
+__all__ = ["OPTIMAL", "POINTS", "sequential_tables", "write_sequential"]
 
 
 def write_sequential(runs: Sequence[dict[str, Any]], outputs: dict[str, str], settings: dict[str, Any] | None,

@@ -27,13 +27,6 @@ COLUMNS = [
 TITLE = "Sequential (longer thinking) vs parallel (more samples) at equal FLOPs, per difficulty bin"
 
 
-def files(out_dir: str | Path, datasets: list[str]) -> list[str]:
-    """The files `write_sequential_report` writes."""
-    out = Path(out_dir)
-    return [*(str(out / "figures" / f"sequential_{d}.png") for d in datasets),
-            *(str(out / "tables" / f"sequential.{ext}") for ext in ("csv", "md", "tex"))]
-
-
 def sequential_figure(path: Path, dataset: str, points: list[dict[str, Any]], dpi: int) -> Path:
     """Left: accuracy against thinking tokens per budget (k = 1). Right: accuracy against FLOPs for
     sequential points, repeated sampling (parallel) and the mixes, one line per run."""
