@@ -21,21 +21,22 @@ pytestmark = pytest.mark.engine
 THINK_PREFIX = "<think>\n"
 
 
-def make_config(model_path: str, block_size: int = 4, problems_per_block: int = 2) -> dict:
+def make_config(model_path: str, block_size: int = 4, problems_per_block: int = 2, reasoning="think_tags",
+                bf: dict | None = None) -> dict:
     return validate({
         "seed": 5,
         "block_size": block_size,
         "problems_per_block": problems_per_block,
         "samples_per_problem": 4,
         "models": {"smol": {"path": model_path, "dtype": "float32", "max_model_len": 1024,
-                            "reasoning": "think_tags"}},
+                            "reasoning": reasoning}},
         "datasets": {"arith": {"loader": "reasoning_gym",
                                "args": {"task": "basic_arithmetic", "size": 2, "seed": 3, "max_terms": 2},
                                "prompt": {"template": "{question} Think inside <think> </think>, then answer.",
                                           "assistant_prefix": THINK_PREFIX}}},
         "sampling": {"s": {"temperature": 0.8, "max_tokens": 40}},
         "strategies": {"bf": {"kind": "budget_forcing", "budgets": [2], "thinking_budget": 12, "max_extensions": 2,
-                              "answer_tokens": 16, "answer_prefix": "\nThe answer is "}},
+                              "answer_tokens": 16, "answer_prefix": "\nThe answer is ", **(bf or {})}},
     })
 
 
@@ -180,3 +181,33 @@ def test_seeds_and_block_invariance(setup, embedded_model):
         single += pq.read_table(out).to_pylist()
     cols = ["problem_id", "sample_index", "seed", "text", "thinking_tokens", "times_extended", "times_cut"]
     assert [[r[c] for c in cols] for r in pq.read_table(both).to_pylist()] == [[r[c] for c in cols] for r in single]
+
+
+def test_budget_forcing_extends_an_early_end(setup, embedded_model):
+    """With '.' as the end delimiter SmolLM2 ends its thinking early, so the extension path runs on
+    the real engine: the end is suppressed, "Wait" appended, and each round asks for what is left."""
+    _, problems, root, backend = setup
+    dotted = make_config(str(embedded_model), reasoning={"start": "<think>", "end": "."},
+                         bf={"thinking_budget": 24, "max_extensions": 2, "budgets": [4]})
+    run = next(r for r in runs(dotted, root) if r.strategy == "bf")
+    rec = Recording(backend)  # the same engine: the prompt does not depend on the delimiters here
+    out = root / "bf_dot" / f"{run.blocks[0].name}.parquet"
+    run_block(dotted, "smol", "arith", run.key, run.blocks[0].name, problems, out, root=root, backend=rec)
+    rows = pq.read_table(out).to_pylist()
+    rounds: dict[tuple[str, int], list[tuple[int, int, str]]] = {}
+    for call in rec.calls:
+        for q, res in call:
+            if q.params.get("stop") == ["."]:
+                rounds.setdefault((q.problem_id, q.sample_index), []).append(
+                    (q.params["max_tokens"], res.completion_tokens, res.finish_reason))
+    extended = [r for r in rows if r["times_extended"]]
+    assert extended, "no sample ended its thinking early: the extension path went untested"
+    for r in rows:
+        mine = rounds[(r["problem_id"], r["sample_index"])]
+        assert len(mine) == 1 + r["times_extended"] and r["thinking_tokens"] == sum(n for _, n, _ in mine) <= 24
+        assert [cap for cap, _, _ in mine] == [24 - sum(n for _, n, _ in mine[:j]) for j in range(len(mine))]
+        # every round but the last ended early (at the delimiter or EOS); the last was cut or ended too
+        assert all(reason == "stop" for _, _, reason in mine[:-1])
+        assert r["times_cut"] == (mine[-1][2] == "length")
+        thinking = r["text"][: r["answer_start"]]
+        assert thinking.count("Wait") >= r["times_extended"] and thinking.endswith(".\nThe answer is ")
