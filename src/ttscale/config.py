@@ -9,6 +9,7 @@ types and defaults; Snakemake checks it with `snakemake.utils.validate` and the 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -252,6 +253,8 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
     spec = config["strategies"][strategy]
     ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
+    if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
+        ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
     ident["budget"] = budget
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])
@@ -290,7 +293,7 @@ def identity_json(obj: Any) -> str:
 
 
 # dataset keys that say how a dataset is sampled, not what its problem table holds
-PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude")
+PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model")
 
 
 def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:
@@ -327,9 +330,11 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
 
 
 def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
-    """The gold audit's: the verdict settings and how often each reference solution runs."""
+    """The gold audit's: the verdict settings and how often each reference solution runs (the reference
+    solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
     repeats = (config.get("verify") or {}).get("audit_repeats")
-    return {**verify_identity(config, dataset, root), "audit_repeats": repeats}
+    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k != "reference_limits"}
+    return {**ident, "audit_repeats": repeats}
 
 
 # the model settings a scorer computes with (its own, else those of its `model:`)
@@ -361,4 +366,10 @@ def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:
-    return Path(config["results"]) / config["experiment"]
+    return _experiment_dir(str(config["results"]), str(config["experiment"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _experiment_dir(results: str, experiment: str) -> Path:
+    # cached: the planner asks for it once per shard path (thousands of times on a paper config)
+    return Path(results) / experiment

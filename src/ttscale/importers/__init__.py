@@ -26,6 +26,7 @@ not mixed into the run.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -72,9 +73,11 @@ class Problem:
     task: str = "other"
     metadata: dict[str, Any] = field(default_factory=dict)
     samples: dict[int, Sample] = field(default_factory=dict)
+    extractor: str | None = None  # the source's answer rule (importers.extractors): votes group by it alone
+    origin: str = ""  # the file (and record) it came from, for errors
 
 
-Reader = Callable[[Path], list[Problem]]
+Reader = Callable[..., Any]  # (source, **options) -> a list of problems or a ProblemStream
 IMPORTERS: Registry[Reader] = Registry("importer")
 
 MANIFEST = "manifest.json"  # in an imported run's sample directory: the blocks and scorers of its last import
@@ -172,7 +175,7 @@ def read_jsonl(source: Path) -> list[Problem]:
                 if text is None:
                     raise DataError(f"{where}: a sample needs `text` (or `completion`)")
                 pid = str(rec["problem_id"])
-                p = problems.setdefault(pid, Problem(pid))
+                p = problems.setdefault(pid, Problem(pid, origin=where))
                 for name, key in (("question", "question"), ("reference", "reference"), ("level", "level"),
                                   ("task", "task")):
                     val = rec.get(key)
@@ -208,48 +211,48 @@ def read_jsonl(source: Path) -> list[Problem]:
     return list(problems.values())
 
 
-@IMPORTERS.register("llmonk")
-def read_llmonk(source: Path) -> list[Problem]:
-    import yaml
+class ProblemStream:
+    """A reader's problems produced one by one, in order, with their count known up front, so an
+    import writes each group of problems' shards as soon as it is read and holds no more than that."""
 
-    from ttscale.verify.math import extract_answer
+    def __init__(self, count: int, items: Iterator[Problem]) -> None:
+        self.count, self.items = count, items
 
-    files = sorted(source.glob("*.yaml")) + sorted(source.glob("*.yml")) if source.is_dir() else [source]
-    if not files:
-        raise DataError(f"{source}: no .yaml files (Large Language Monkeys dumps have one per problem)")
-    out = []
-    for f in files:
-        try:
-            rec = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataError(f"{f}: not valid YAML ({exc})") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("samples"), list):
-            raise DataError(f"{f}: expected a mapping with a `samples` list")
-        corrects = rec.get("is_corrects", rec.get("is_correct"))
-        if corrects is not None and not isinstance(corrects, list):
-            raise DataError(f"{f}: `is_corrects` must be a list of booleans, got {type(corrects).__name__}")
-        if corrects is not None and len(corrects) != len(rec["samples"]):
-            raise DataError(f"{f}: {len(corrects)} is_corrects for {len(rec['samples'])} samples")
-        p = Problem(f.stem, question=str(rec.get("question") or ""), prompt=str(rec.get("prompt") or ""))
-        if rec.get("gt_answer") is not None:
-            gt = str(rec["gt_answer"])
-            p.reference = extract_answer(gt) or gt  # GSM8K's '#### 72', MATH's \boxed{...}
-            p.task = "math"
-            p.metadata["gt_answer"] = gt
-        if rec.get("test_cases"):
-            tc = rec["test_cases"]
-            p.tests = json.dumps([{"input": i, "output": o} for i, o in zip(tc["input"], tc["output"], strict=True)])
-            p.test_style = "stdio"
-            p.task = "code"
-        for key in ("theorem_name",):
-            if key in rec:
-                p.metadata[key] = rec[key]
-        for i, text in enumerate(rec["samples"]):
-            p.samples[i] = Sample(text=str(text), prompt=p.prompt,
-                                  correct=None if corrects is None else _flag(corrects[i], str(f),
-                                                                              f"is_corrects[{i}]"))
-        out.append(p)
-    return out
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Problem]:
+        return self.items
+
+
+def _prepare(group: list[Problem], source: Path, n: int, tokenizer: str | None, verify: dict[str, Any] | None,
+             scorers: list[str], stream: bool) -> int:
+    """Checks and vote keys of one group of problems before its shards are written; returns the
+    number of vote groups split by label."""
+    if stream:
+        check_counts(group, source)
+        if len(group[0].samples) != n:
+            raise DataError(f"{group[0].origin or source}: problem {group[0].problem_id!r} has "
+                            f"{len(group[0].samples)} samples but the first problem {n}; pass@k, votes and their "
+                            "curves compare every problem at the same k, so import problems with equal counts")
+        extra = {k for p in group for s in p.samples.values() for k in s.scores} - set(scorers)
+        if extra:
+            raise DataError(f"{source}: scores {sorted(extra)} appear only from problem {group[0].problem_id!r} on")
+    if tokenizer:
+        _count_tokens(group, tokenizer)
+    if verify is not None:
+        return 0
+    _labeled(group, source)
+    return separate_labels(group)
+
+
+def _labeled(problems: list[Problem], source: Path) -> None:
+    unlabeled = next(((p, i) for p in problems for i, s in p.samples.items() if s.correct is None), None)
+    if unlabeled is not None:
+        p, i = unlabeled
+        raise DataError(f"{p.origin or source}: not every sample says whether it is correct (problem "
+                        f"{p.problem_id!r} sample {i} has no label); pass --verify to run ttscale's verifiers "
+                        "on them")
 
 
 def _count_tokens(problems: list[Problem], tokenizer: str) -> None:
@@ -300,97 +303,216 @@ def _rows(problems: list[Problem], p0: int, p1: int, s0: int, s1: int) -> Iterat
 
 def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, model: str, dataset: str,
                    preset: str = "imported", block_size: int | None = None, problems_per_block: int = 500,
-                   tokenizer: str | None = None, verify: dict[str, Any] | None = None) -> dict[str, Any]:
+                   tokenizer: str | None = None, verify: dict[str, Any] | None = None,
+                   options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read `source` with importer `kind` and write problems, samples, verdicts and scores shards
     under `experiment_dir`. `verify`: verify settings to run ttscale's verifiers instead of trusting
-    the source's correctness (needed when it has none)."""
+    the source's correctness (needed when it has none). `options`: the importer's own keywords
+    (e.g. `extractor` for llmonk, `filter` and `metric` for lm-eval)."""
     source = Path(source)
     if not source.exists():
         raise DataError(f"{source}: does not exist")
-    problems = IMPORTERS.get(kind, "ttscale import")(source)
-    problems = [p for p in problems if p.samples]
-    if not problems:
-        raise DataError(f"{source}: no samples found")
-    if tokenizer:
-        _count_tokens(problems, tokenizer)
-    counts = sorted({len(p.samples) for p in problems})
-    n_max = counts[-1]
-    if len(counts) > 1:
-        log.warning("%s: problems have %d..%d samples; analysis needs the same n (exclude the short ones)",
-                    source, counts[0], n_max)
-    for p in problems:
-        if max(p.samples) >= n_max or min(p.samples) < 0:
-            raise DataError(f"{source}: problem {p.problem_id!r} has sample indices outside 0..{n_max - 1}")
-    has_correct = all(s.correct is not None for p in problems for s in p.samples.values())
-    if verify is None and not has_correct:
-        raise DataError(f"{source}: not every sample says whether it is correct; pass --verify to run "
-                        "ttscale's verifiers on them")
-    scorers = sorted({k for p in problems for s in p.samples.values() for k in s.scores})
+    reader = IMPORTERS.get(kind, "ttscale import")
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    accepted = inspect.signature(reader).parameters
+    for name in options:
+        if name not in accepted or name == "source":
+            raise DataError(f"importer {kind!r} has no option {name!r} (it takes {sorted(set(accepted) - {'source'})})")
+    problems = reader(source, **options)
+    stream = isinstance(problems, ProblemStream) and verify is None  # verify_block needs the problems table first
+    if not stream:
+        problems = list(problems)
+    total = len(problems)
+    if not total:
+        raise DataError(f"{source}: no problems found")
+    if not stream:
+        check_counts(problems, source)
+        if verify is None:  # before anything is written: the usual mistake, a source without labels
+            _labeled(problems, source)
+    items = iter(problems)
+    try:
+        return _write(kind, source, problems, items, stream, total, exp_dir=Path(experiment_dir), model=model,
+                      dataset=dataset, preset=preset, block_size=block_size, problems_per_block=problems_per_block,
+                      tokenizer=tokenizer, verify=verify)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a streamed reader's pool stops at once when the import fails
+
+
+def _write(kind: str, source: Path, problems: Any, items: Iterator[Problem], stream: bool, total: int,
+           exp_dir: Path, model: str, dataset: str, preset: str, block_size: int | None, problems_per_block: int,
+           tokenizer: str | None, verify: dict[str, Any] | None) -> dict[str, Any]:
+    pending = [next(items)]
+    n_max = len(pending[0].samples)
+    if not n_max:
+        raise DataError(f"{pending[0].origin or source}: problem {pending[0].problem_id!r} has no samples")
+    scorers = [] if stream else sorted({k for p in problems for s in p.samples.values() for k in s.scores})
     ident = {"import": kind, "source": str(source.resolve()), "model": model, "dataset": dataset}
     key = f"{preset}-{fingerprint(ident)}"
-    exp = Path(experiment_dir)
+    exp = exp_dir
     part = f"model={model}/dataset={dataset}/sampling={key}"
     run_dir = exp / "samples" / part
     manifest = run_dir / MANIFEST
     manifest.unlink(missing_ok=True)  # until this import is complete, analyze refuses the run
     problems_path = exp / "problems" / f"{dataset}.parquet"
-    write_table(problems_path, _problems_table(problems, dataset), PROBLEMS,
-                metadata={"dataset": dataset, "imported_from": str(source), "importer": kind})
-    blocks = plan_blocks(len(problems), n_max, block_size or n_max, problems_per_block)
+    pmeta = {"dataset": dataset, "imported_from": str(source), "importer": kind}
+    if not stream:
+        write_table(problems_path, _problems_table(problems, dataset), PROBLEMS, metadata=pmeta)
+    blocks = plan_blocks(total, n_max, block_size or n_max, problems_per_block)
     meta = {"model": model, "dataset": dataset, "sampling": key, "imported_from": str(source), "importer": kind}
-    written = 0
-    names = []
-    for b in blocks:
-        rows = list(_rows(problems, b.p0, b.p1, b.s0, b.s1))
-        if not rows:
-            continue
-        names.append(b.name)
-        samples = pa.Table.from_pylist([{
-            "problem_id": p.problem_id, "sample_index": i, "seed": None, "prompt": s.prompt or p.prompt,
-            "text": s.text, "finish_reason": s.finish_reason, "prompt_tokens": s.prompt_tokens,
-            "completion_tokens": s.completion_tokens, "cumulative_logprob": s.cumulative_logprob,
-            "latency_s": None} for p, i, s in rows], schema=SAMPLES)
-        spath = exp / "samples" / part / f"{b.name}.parquet"
-        write_table(spath, samples, SAMPLES, metadata={**meta, "block": b.name})
-        vpath = exp / "verdicts" / part / f"{b.name}.parquet"
-        if verify is not None:
-            from ttscale.verify import verify_block
+    written = split = 0
+    names: list[str] = []
+    done: list[Problem] = []
+    for p0, p1 in sorted({(b.p0, b.p1) for b in blocks}):
+        # one group of problems at a time: a streamed source never holds more than a group's samples
+        while len(done) + len(pending) < p1:
+            p = next(items, None)
+            if p is None:
+                raise DataError(f"{source}: the importer announced {total} problems but gave "
+                                f"{len(done) + len(pending)}")
+            pending.append(p)
+        group, pending = pending, []
+        split += _prepare(group, source, n_max, tokenizer, verify, scorers, stream)
+        for b in (b for b in blocks if (b.p0, b.p1) == (p0, p1)):
+            rows = list(_rows(group, b.p0 - p0, b.p1 - p0, b.s0, b.s1))
+            if not rows:
+                continue
+            names.append(b.name)
+            spath = exp / "samples" / part / f"{b.name}.parquet"
+            write_table(spath, _samples_table(rows), SAMPLES, metadata={**meta, "block": b.name})
+            vpath = exp / "verdicts" / part / f"{b.name}.parquet"
+            if verify is not None:
+                from ttscale.verify import verify_block
 
-            verify_block(spath, problems_path, vpath, verify)
-        else:
-            write_table(vpath, _verdicts(rows), VERDICTS, metadata={**meta, "block": b.name, "source": "import"})
-        for scorer in scorers:
-            write_table(exp / "scores" / f"scorer={scorer}" / part / f"{b.name}.parquet", pa.Table.from_pylist([{
-                "problem_id": p.problem_id, "sample_index": i, "score": s.scores.get(scorer),
-                "status": "ok" if s.scores.get(scorer) is not None else "error", "step_scores": None,
-                "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
-                "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES, metadata={**meta, "scorer": scorer})
-        written += len(rows)
+                verify_block(spath, problems_path, vpath, verify)
+            else:
+                write_table(vpath, _verdicts(rows), VERDICTS, metadata={**meta, "block": b.name, "source": "import"})
+            for scorer in scorers:
+                write_table(exp / "scores" / f"scorer={scorer}" / part / f"{b.name}.parquet", pa.Table.from_pylist([{
+                    "problem_id": p.problem_id, "sample_index": i, "score": s.scores.get(scorer),
+                    "status": "ok" if s.scores.get(scorer) is not None else "error", "step_scores": None,
+                    "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
+                    "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES,
+                    metadata={**meta, "scorer": scorer})
+            written += len(rows)
+        if stream:
+            for p in group:
+                p.samples = {}  # written: free them
+        done += group
+    if next(items, None) is not None:
+        raise DataError(f"{source}: the importer announced {total} problems but gave more")
+    if stream:
+        write_table(problems_path, _problems_table(done, dataset), PROBLEMS, metadata=pmeta)
+    problems = done
+    if split:
+        log.warning("%s: %d answer groups held both correct and incorrect samples by the source's labels; each "
+                    "was split by label so that no vote group mixes them", source, split)
     stale = sorted(set(p.stem for p in run_dir.glob("*.parquet")) - set(names))
     if stale:
         log.warning("%s: %d shards of an earlier import (e.g. %s) are not part of this one; they stay on disk "
                     "but analyze reads only the blocks in %s", run_dir, len(stale), stale[0], MANIFEST)
     write_json(manifest, {"blocks": names, "scorers": scorers, "n": n_max, "problems": len(problems),
-                          "samples": written, "importer": kind, "imported_from": str(source)})
+                          "samples": written, "importer": kind, "imported_from": str(source),
+                          "labels": "ttscale verifiers" if verify is not None else "source",
+                          "vote_keys": sorted({p.extractor or "ttscale" for p in problems}),
+                          "split_vote_groups": split})
     log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
              exp / "samples" / part, len(blocks))
-    return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers}
+    return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers,
+            "split_vote_groups": split}
 
 
 def _verdicts(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
     from ttscale.schemas import VERDICT_STATUSES
-    from ttscale.verify.math import canonical_key, extract_answer
 
-    out = []
+    answers, keys, correct, statuses = [], [], [], []
     for p, i, s in rows:
-        answer = s.answer
-        if answer is None and s.answer_key is None and p.task == "math":
-            answer = extract_answer(s.text)  # so that majority vote has keys to group by
-        key = s.answer_key if s.answer_key is not None else canonical_key(answer) if answer else None
+        answer, key = vote_key(p, s)
         status = s.status or ("passed" if s.correct else "failed" if answer or p.task != "math" else "no_answer")
         if status not in VERDICT_STATUSES:
             raise DataError(f"problem {p.problem_id!r} sample {i}: status {status!r} is not one of {VERDICT_STATUSES}")
-        out.append({"problem_id": p.problem_id, "sample_index": i, "extracted_answer": answer, "answer_key": key,
-                    "correct": bool(s.correct), "status": status, "tests_passed": int(bool(s.correct)),
-                    "tests_total": 1, "duration_s": 0.0, "output_tail": ""})
-    return pa.Table.from_pylist(out, schema=VERDICTS)
+        answers.append(answer)
+        keys.append(key)
+        correct.append(bool(s.correct))
+        statuses.append(status)
+    n = len(rows)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "extracted_answer": pa.array(answers, pa.string()), "answer_key": pa.array(keys, pa.string()),
+        "correct": pa.array(correct, pa.bool_()), "status": statuses,
+        "tests_passed": pa.array(correct, pa.bool_()).cast(pa.int32()), "tests_total": pa.array([1] * n, pa.int32()),
+        "duration_s": pa.array([0.0] * n, pa.float64()), "output_tail": [""] * n}, schema=VERDICTS)
+
+
+def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
+    """The sample shard of a block, built column by column (a million rows in seconds)."""
+    n = len(rows)
+    none = pa.nulls(n)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "seed": none.cast(pa.int64()), "prompt": [s.prompt or p.prompt for p, _, s in rows],
+        "text": [s.text for _, _, s in rows], "finish_reason": [s.finish_reason for _, _, s in rows],
+        "prompt_tokens": pa.array([s.prompt_tokens for _, _, s in rows], pa.int32()),
+        "completion_tokens": pa.array([s.completion_tokens for _, _, s in rows], pa.int32()),
+        "cumulative_logprob": pa.array([s.cumulative_logprob for _, _, s in rows], pa.float64()),
+        "latency_s": none.cast(pa.float64())}, schema=SAMPLES)
+
+
+def vote_key(p: Problem, s: Sample) -> tuple[str | None, str | None]:
+    """(extracted answer, vote key) of a sample: the source's when it names its extraction rule
+    (p.extractor; None = no answer by that rule), else the given key, else ttscale's extraction."""
+    from ttscale.verify.math import canonical_key, extract_answer
+
+    if p.extractor is not None:
+        return s.answer, s.answer_key
+    answer = s.answer
+    if answer is None and s.answer_key is None and p.task == "math":
+        answer = extract_answer(s.text)  # so that majority vote has keys to group by
+    return answer, s.answer_key if s.answer_key is not None else canonical_key(answer) if answer else None
+
+
+def check_counts(problems: list[Problem], source: Path) -> None:
+    """Every problem has samples 0..n-1 with one n for all: analysis compares problems at the same
+    k, so a dump with unequal counts is refused here, naming the problems, not later in analyze."""
+    for p in problems:
+        if not p.samples:
+            raise DataError(f"{source}: problem {p.problem_id!r} has no samples")
+        if sorted(p.samples) != list(range(len(p.samples))):
+            gaps = sorted(set(range(max(p.samples) + 1)) - set(p.samples))[:5]
+            raise DataError(f"{source}: problem {p.problem_id!r} has sample indices {min(p.samples)}.."
+                            f"{max(p.samples)} with gaps (missing e.g. {gaps}); indices must be 0..n-1")
+    by_n: dict[int, list[str]] = {}
+    for p in problems:
+        by_n.setdefault(len(p.samples), []).append(p.problem_id)
+    if len(by_n) > 1:
+        common = max(by_n, key=lambda n: len(by_n[n]))
+        odd = ", ".join(f"{ids[:3]} have {n}" for n, ids in sorted(by_n.items()) if n != common)
+        raise DataError(f"{source}: problems have different sample counts ({len(by_n[common])} problems have "
+                        f"{common}; {odd}); pass@k, votes and their curves compare every problem at the same k, "
+                        "so import problems with equal counts (move the others out, or cut them to a common n)")
+
+
+def separate_labels(problems: list[Problem]) -> int:
+    """Split any vote group that holds both correct and incorrect samples (by the source's labels)
+    into a correct and an incorrect group, so majority vote never credits a fraction of a group.
+    With a source's own extraction rule this does not happen; returns how many groups were split."""
+    split = 0
+    for p in problems:
+        labels: dict[str, set[bool]] = {}
+        keys = {}
+        for i, s in p.samples.items():
+            answer, key = vote_key(p, s)
+            keys[i] = (answer, key)
+            if key is not None:
+                labels.setdefault(key, set()).add(bool(s.correct))
+        mixed = {k for k, v in labels.items() if len(v) > 1}
+        split += len(mixed)
+        for i, s in p.samples.items():
+            answer, key = keys[i]
+            if key in mixed:
+                s.answer, s.answer_key = answer, f"{key} ({'correct' if s.correct else 'incorrect'} by the source)"
+    return split
+
+
+from ttscale.importers import evalharness, llmonk, lmeval  # noqa: E402,F401  (register their importers)

@@ -1,4 +1,4 @@
-"""Search strategies as generation variants: beam search, DVTS and sequential revisions.
+"""Search strategies as generation variants: beam search, lookahead search, DVTS and sequential revisions.
 
 A strategy run writes the sample-shard format (so verification, scoring and analysis treat it like
 repeated sampling) plus the search's metadata: each answer's steps and step scores, and per
@@ -23,6 +23,7 @@ from ttscale.reasoning import spec_for
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.search.budget import budget_forcing
+from ttscale.search.lookahead import lookahead_search
 from ttscale.search.strategies import SearchOutput, SearchProblem, SearchSpec, beam_search, dvts, revisions
 from ttscale.seeds import sample_seed
 
@@ -33,8 +34,9 @@ STRATEGIES.register("beam")(beam_search)
 STRATEGIES.register("dvts")(dvts)
 STRATEGIES.register("revisions")(revisions)
 STRATEGIES.register("budget_forcing")(budget_forcing)
+STRATEGIES.register("lookahead")(lookahead_search)
 
-NEEDS_SCORER = {"beam", "dvts"}
+NEEDS_SCORER = {"beam", "dvts", "lookahead"}
 
 SEARCH = pa.schema([
     *SAMPLES,
@@ -67,9 +69,10 @@ def check_strategy(name: str, spec: dict[str, Any], config: dict[str, Any]) -> N
 
 def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> SearchSpec:
     keys = ("beam_width", "max_steps", "step_delimiter", "step_tokens", "aggregation", "rounds",
-            "context_attempts", "revision_prompt", "thinking_budget", "min_thinking", "max_extensions",
-            "continuation", "answer_prefix", "answer_tokens")
-    return SearchSpec(kind=spec["kind"], budget=budget, params=params, **{k: spec[k] for k in keys if k in spec})
+            "context_attempts", "revision_prompt", "lookahead", "thinking_budget", "min_thinking",
+            "max_extensions", "continuation", "answer_prefix", "answer_tokens")
+    return SearchSpec(kind=spec["kind"], budget=budget, params=params,
+                      **{k: spec[k] for k in keys if spec.get(k) is not None})
 
 
 def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_path: str | Path,

@@ -16,6 +16,7 @@ from ttscale.io import read_table, write_table
 from ttscale.reasoning import answer_rows, read_spans
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
+from ttscale.verify import reference
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
@@ -47,7 +48,8 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
-                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None) -> dict[str, Any]:
+                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None,
+                 audit: str | Path | None = None) -> dict[str, Any]:
     """Verify one sample shard into its verdict shard (same rows, same order).
 
     With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
@@ -68,7 +70,9 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
     items, unanswered = answer_rows([{**problems[r["problem_id"]], **r} for r in rows], read_spans(samples_path))
     todo = [i for i in range(len(rows)) if i not in reused]
-    judged = iter(verify_items([items[i] for i in todo if i not in unanswered], settings))
+    judge = [items[i] for i in todo if i not in unanswered]
+    reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+    judged = iter(verify_items(judge, settings))
     fresh = [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
     verdicts = merged(rows, reused, fresh)
     table = pa.Table.from_pylist(verdicts, schema=VERDICTS)
