@@ -16,7 +16,7 @@ from ttscale.io import read_table, write_table
 from ttscale.reasoning import answer_rows, read_spans
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
-from ttscale.verify import reference
+from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SANDBOXES", "VERIFIERS", "verify_block", "verify_items"]
 
-DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
+DEFAULT_BY_TASK = {"code": "code", "math": "math", "repo": "swebench", "other": "auto"}
 REUSE_COLUMNS = ("text",)  # what a verdict reads of its sample (with the problem)
 
 
