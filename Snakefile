@@ -30,6 +30,7 @@ include: "workflow/rules/analyze.smk"
 include: "workflow/rules/ledger.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/imperfect.smk"
+include: "workflow/rules/sequential.smk"
 include: "workflow/rules/power.smk"
 
 
