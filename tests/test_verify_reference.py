@@ -30,13 +30,11 @@ def test_a_scaled_limit_stops_a_loop_at_its_cpu_time(tmp_path):
     sample's CPU time and ends it there (a loop at the top level too); a correct sample under the same
     limit passes and reports the CPU time it used."""
     top = "while True:\n    pass\n" + GOOD
-    got = _runner([_task(0, GOOD, 0.2), _task(1, LOOP, 0.2), _task(2, top, 0.3), _task(3, LOOP, None)],
-                  _limits(tmp_path, wall_s=30, cpu_s=2))
+    got = _runner([_task(0, GOOD, 0.2), _task(1, LOOP, 0.2), _task(2, top, 0.3)], _limits(tmp_path, wall_s=30, cpu_s=2))
     assert got[0]["status"] == "passed" and 0 < got[0]["cpu_s"] < 0.2
     for r, limit in ((got[1], 0.2), (got[2], 0.3)):
         assert r["status"] == "timeout" and f"CPU time limit of {limit:g} s" in r["error"], r
         assert limit <= r["cpu_s"] < 2  # stopped near its scaled limit, not at RLIMIT_CPU's 2 s
-    assert got[3]["status"] == "timeout" and got[3]["cpu_s"] >= 1.9  # no scaled limit: the fixed one
 
 
 def test_the_rule_and_its_defaults():
@@ -96,3 +94,19 @@ def test_audit_records_reference_times_and_verify_scales_from_them(tmp_path):
     good, loop = read_table(out, VERDICTS).to_pylist()
     assert good["status"] == "passed"
     assert loop["status"] == "timeout" and "CPU time limit of 0.25 s" in loop["output_tail"], loop
+
+
+@pytest.mark.docker
+def test_the_humaneval_cli_scales_limits_from_canonical_solutions(tmp_path):
+    """`ttscale verify humaneval --reference-limits`: each problem's canonical solution runs first; a loop is
+    then stopped at the scaled CPU limit (0.25 s here), a correct completion passes."""
+    from ttscale.verify.cli import evaluate
+
+    f = tmp_path / "samples.jsonl"
+    rows = [{"task_id": "HumanEval/0", "completion": "    return any(abs(a - b) < threshold for i, a in "
+             "enumerate(numbers) for b in numbers[i + 1:])\n"},
+            {"task_id": "HumanEval/0", "completion": "    while True:\n        pass\n"}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    evaluate(str(f), [1], "docker", workers=1, timeout=20.0, reference={"factor": 4, "floor_s": 0.25})
+    good, loop = (json.loads(x) for x in (tmp_path / "samples.jsonl_results.jsonl").read_text().splitlines())
+    assert good["passed"] and loop["status"] == "timeout" and not loop["passed"]

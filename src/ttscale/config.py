@@ -93,6 +93,9 @@ def check(config: dict[str, Any], source: str = "config", root: Path | None = No
     root = root or Path.cwd()
     for name, model in config["models"].items():
         BACKENDS.get(model["backend"], f"{source}: models.{name}.backend")
+        from ttscale.reasoning import spec_for
+
+        spec_for(model, f"{source}: models.{name}.reasoning")  # a clear error for a bad preset or delimiters
         if model.get("build"):
             BUILDERS.get(model["build"], f"{source}: models.{name}.build")
         elif not is_hub_id(model["path"], root):
@@ -169,7 +172,12 @@ def _pruned(d: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str,
 
 
 def model_identity(model: dict[str, Any]) -> dict[str, Any]:
+    from ttscale.reasoning import identity as reasoning_identity
+
     ident = _pruned(model, MODEL_IDENTITY_KEYS)
+    thinking = reasoning_identity(model)  # the delimiters decide the shard's answer columns
+    if thinking:
+        ident["reasoning"] = thinking
     if model.get("backend") == "openai":
         ident.pop("max_model_len", None)
         oa = model.get("openai") or {}
@@ -227,7 +235,8 @@ SCORER_SELECTION = ("engine", "datasets", "models", "strategies", "sampling")
 
 STRATEGY_IDENTITY_KEYS = (
     "kind", "beam_width", "aggregation", "step_delimiter", "max_steps", "step_tokens", "rounds",
-    "context_attempts", "revision_prompt",
+    "context_attempts", "revision_prompt", "thinking_budget", "min_thinking", "max_extensions", "continuation",
+    "answer_prefix", "answer_tokens",
 )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from ttscale.generate.openai_backend import OpenAIBackend
 from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
+from ttscale.reasoning import spec_for, with_reasoning
 from ttscale.registry import Registry
 from ttscale.reuse import gather, sibling_blocks
 from ttscale.schemas import PROBLEMS, SAMPLES
@@ -274,7 +276,12 @@ def run_block(
     }
     if table.num_rows != blk.size:
         raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
-    write_table(output, table, SAMPLES, metadata=summary)
+    schema = SAMPLES
+    thinking = spec_for(config["models"][model], f"models.{model}.reasoning")
+    if thinking is not None:  # only a reasoning model's shards get the answer columns
+        table, schema = with_reasoning(table, thinking, backend)
+        summary["thinking"] = dict(Counter(table["thinking_status"].to_pylist()))
+    write_table(output, table, schema, metadata=summary)
     journal.unlink(missing_ok=True)
     log.info("wrote %s: %d samples (%d reused, %d generated), %d tokens (%d new) in %.1fs (%.0f tok/s)", output,
              table.num_rows, len(reused), len(todo), tokens, new_tokens, seconds, new_tokens / max(seconds, 1e-9))

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
+from ttscale.reasoning import answer_rows, read_spans
 from ttscale.registry import Registry
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORE_STATUSES, SCORES
@@ -59,9 +60,11 @@ def score_block(config: dict[str, Any], scorer: str, samples_path: str | Path, p
     keys, values = sample_rows(rows, REUSE_COLUMNS)
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, SCORES)
-    todo = [rows[i] for i in range(len(rows)) if i not in reused]
-    items = [Item(problems[r["problem_id"]]["question"],
-                  (problems[r["problem_id"]]["assistant_prefix"] or "") + (r["text"] or ""),
+    view = [{**r, "assistant_prefix": problems[r["problem_id"]]["assistant_prefix"]} for r in rows]
+    if (resolve(config["scorers"][scorer]).get("reads") or "answer") == "answer":
+        view, _ = answer_rows(view, read_spans(samples_path))  # a reasoning model's answer, not its thinking
+    todo = [view[i] for i in range(len(rows)) if i not in reused]
+    items = [Item(problems[r["problem_id"]]["question"], (r["assistant_prefix"] or "") + (r["text"] or ""),
                   r["cumulative_logprob"], r["completion_tokens"] or 0) for r in todo]
     results: list[dict[str, Any]] = []
     described: Any = None

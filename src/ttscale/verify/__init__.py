@@ -13,11 +13,12 @@ import pyarrow as pa
 
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
+from ttscale.reasoning import answer_rows, read_spans
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
 from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.sandbox import SANDBOXES
-from ttscale.verify.verifiers import VERIFIERS, verifier_for
+from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,13 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
     settings = {**settings, "workers": settings.get("workers") or threads}
-    items = [{**problems[r["problem_id"]], **r} for i, r in enumerate(rows) if i not in reused]
-    reference.apply(items, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
-    fresh = verify_items(items, settings)
+    # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
+    items, unanswered = answer_rows([{**problems[r["problem_id"]], **r} for r in rows], read_spans(samples_path))
+    todo = [i for i in range(len(rows)) if i not in reused]
+    judge = [items[i] for i in todo if i not in unanswered]
+    reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+    judged = iter(verify_items(judge, settings))
+    fresh = [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
     verdicts = merged(rows, reused, fresh)
     table = pa.Table.from_pylist(verdicts, schema=VERDICTS)
     if table.num_rows != samples.num_rows:
