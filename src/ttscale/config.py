@@ -323,6 +323,7 @@ REPOSITORY_RUNTIME = ("backend", "pull", "per_patch", "keep_logs")
 def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
     """What decides a dataset's verdicts: its task, the verifier that task maps to, and the limits."""
     from ttscale.verify import DEFAULT_BY_TASK
+    from ttscale.verify.extended import identity as extended_identity
 
     settings = config.get("verify") or {}
     task = dataset_task(dataset, config["datasets"][dataset], root)
@@ -331,6 +332,10 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
         ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
+    ident.pop("extended", None)
+    ext = extended_identity(config, dataset, root)  # a code dataset's extended tests (with their defaults)
+    if ext is not None:
+        ident["extended"] = _pruned(ext)
     return canonical(ident)
 
 
@@ -338,7 +343,8 @@ def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = Non
     """The gold audit's: the verdict settings and how often each reference solution runs (the reference
     solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
     repeats = (config.get("verify") or {}).get("audit_repeats")
-    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k != "reference_limits"}
+    skip = ("reference_limits", "extended")  # extended tests do not run in the audit
+    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k not in skip}
     return {**ident, "audit_repeats": repeats}
 
 

@@ -17,6 +17,7 @@ from ttscale.reasoning import answer_rows, read_spans
 from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
 from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
+from ttscale.verify.extended import load_extended
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
@@ -49,12 +50,13 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
                  settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None,
-                 audit: str | Path | None = None) -> dict[str, Any]:
+                 audit: str | Path | None = None, extended: str | Path | None = None) -> dict[str, Any]:
     """Verify one sample shard into its verdict shard (same rows, same order).
 
     With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
     under the same identity already judged, with the same text, keep that verdict
-    (ttscale.reuse: a grown problem block verifies only its new problems' samples).
+    (ttscale.reuse: a grown problem block verifies only its new problems' samples). With `extended`
+    (the dataset's extended-tests table), a code sample that passes its base tests also runs those.
     """
     start = time.time()
     samples = read_table(samples_path, SAMPLES, columns=None)
@@ -68,7 +70,9 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
     settings = {**settings, "workers": settings.get("workers") or threads}
     # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
-    items, unanswered = answer_rows([{**problems[r["problem_id"]], **r} for r in rows], read_spans(samples_path))
+    ext = load_extended(extended)  # a code dataset's extended tests: samples that pass the base tests run them
+    items, unanswered = answer_rows([{**problems[r["problem_id"]], **r, "extended": ext.get(r["problem_id"])}
+                                     for r in rows], read_spans(samples_path))
     todo = [i for i in range(len(rows)) if i not in reused]
     judge = [items[i] for i in todo if i not in unanswered]
     reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
@@ -84,6 +88,8 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     summary = {"samples": str(samples_path), "rows": table.num_rows, "statuses": dict(counts),
                "backend": settings.get("backend"), "reused": len(reused), "reused_from": sources,
                "seconds": round(time.time() - start, 3)}
+    if ext:  # passed the base tests, failed the extended ones
+        summary["false_positives"] = sum(bool(v["correct"] and v.get("correct_extended") is False) for v in verdicts)
     if ident:
         summary.update(identity=ident, samples_digest=samples_digest(keys, values))
     write_table(output, table, VERDICTS, metadata=summary)
