@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.run import analyze_run
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import k_grid

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.aggregate import aggregate_run, score_column
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.errors import DataError
 from ttscale.io import read_metadata
 

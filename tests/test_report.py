@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
 from ttscale.report import FIGURES, INPUTS, make_report, report_files

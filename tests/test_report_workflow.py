@@ -12,7 +12,7 @@ import json
 
 from workflow_utils import planned, snakemake, write_config
 
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.config import validate
 from ttscale.plan import runs
 

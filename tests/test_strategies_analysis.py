@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
 from ttscale.errors import DataError

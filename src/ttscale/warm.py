@@ -50,6 +50,7 @@ from typing import Any
 
 from ttscale.cli import COMMANDS
 from ttscale.errors import TtscaleError
+from ttscale.joblog import run_logged, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +352,6 @@ class _Worker:
                 self.busy = False
 
     def _one(self, conn: Any) -> None:
-        from ttscale.snake import run_logged, setup_logging
-
         try:
             req = conn.recv()
         except (EOFError, OSError):

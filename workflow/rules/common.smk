@@ -10,6 +10,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from ttscale import config as tconfig  # noqa: E402
+from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
@@ -90,11 +91,6 @@ def run_scorers(wildcards):
 def score_files(wildcards):
     """scorer -> this run's score shards (what the aggregate stage joins)."""
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
-
-
-# (stage, name) -> canonical JSON text of an identity file R/identity/<stage>/<name>.json; the stage
-# files fill it in, rule `identity` (verify.smk) writes it
-IDENTITIES = {}
 
 
 onstart:

@@ -1,18 +1,17 @@
 # One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). What decides a
-# scorer's scores (ttscale.config.scorer_identity: its spec with the family's defaults, and the model
+# scorer's scores (ttscale.keys.scorer_identity: its spec with the family's defaults, and the model
 # it runs with the settings it inherits from `models:`, such as dtype and max_model_len) is the
-# scorer's identity file R/identity/score/<scorer>.json (common.smk): editing it rescores the
+# scorer's identity file R/identity/score/<scorer>.json (identity.smk): editing it rescores the
 # scorer's blocks; adding a scorer scores every block once. Which runs it scores (datasets, models,
 # strategies, sampling) and its engine settings are left out: widening the selection scores only
 # the new runs. The script reads the config.
 #
-# Two rules with one script, so that profiles can size them apart: `score` loads a model (a GPU on a
-# cluster, the `engine` resource locally); `score_free` runs the model-free scorers (kind logprob),
-# which only read the sample shard.
+# Two rules, one a variant of the other (`use rule`), so that profiles can size them apart: `score`
+# loads a model (a GPU on a cluster, the `engine` resource locally); `score_free` runs the model-free
+# scorers (kind logprob), which only read the sample shard (no model input).
 
 import re
 
-IDENTITIES.update({("score", s): tconfig.identity_json(tconfig.scorer_identity(config, s)) for s in config["scorers"]})
 FREE_SCORERS = tplan.model_free_scorers(config)
 
 
@@ -36,26 +35,16 @@ rule score:
         "../scripts/score.py"
 
 
-rule score_free:
+use rule score as score_free with:
     input:
         samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
         problems=problems_table,
         identity=lambda w: tplan.identity_file(config, "score", w.scorer),
-    output:
-        f"{EXP}/scores/scorer={{scorer}}/{PART}/{{block}}.parquet",
     wildcard_constraints:
         # the model-free scorers by name; a pattern that matches nothing when there are none
         scorer="|".join(re.escape(s) for s in FREE_SCORERS) or "(?!)",
-    conda:
-        "../envs/ttscale.yaml"
-    log:
-        f"{LOGS}/score/{{scorer}}/{PART}/{{block}}.log",
-    benchmark:
-        f"{BENCH}/score/{{scorer}}/{PART}/{{block}}.tsv"
     group:
         "score_free"
-    script:
-        "../scripts/score.py"
 
 
 ruleorder: score_free > score

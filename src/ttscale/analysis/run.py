@@ -29,13 +29,13 @@ from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal,
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
 from ttscale.analysis.fits import band, beta_pass_at_k, fit_beta, fit_power_law, power_law
 from ttscale.analysis.passk import pass_at_k_matrix
+from ttscale.analysis.selectors import ORACLE, kind, score_of
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, dense_grid, interval, k_grid, resample_counts, rng_for
 from ttscale.io import write_table
 
 log = logging.getLogger(__name__)
 
-ORACLE = "oracle"  # the selector name of coverage (pass@k): an oracle verifier picks any correct sample
 
 CURVES = pa.schema([
     ("metric", pa.string()), ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()),
@@ -100,14 +100,14 @@ def selector_values(data: RunData, ks: np.ndarray, settings: dict[str, Any], rng
     votes = []
     for nm in names:
         # NaN (unscored) passes: it weighs 0 in the vote (estimators.vote_weights)
-        if nm.startswith("wvote:") and np.nanmin(data.scores[nm[6:]]) < 0:
-            log.warning("%s: scores below 0 cannot weight a vote; wvote:%s left out", data.dataset, nm[6:])
-        elif nm == "vote" or nm.startswith("wvote:"):
+        if kind(nm) == "wvote" and np.nanmin(data.scores[score_of(nm)]) < 0:
+            log.warning("%s: scores below 0 cannot weight a vote; %s left out", data.dataset, nm)
+        elif kind(nm) in ("vote", "wvote"):
             votes.append(nm)
-    best = [nm for nm in names if nm.startswith("best:")]
+    best = [nm for nm in names if kind(nm) == "best"]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         vote_job = pool.submit(_votes, data, ks, settings["vote"], rng, votes) if votes else None
-        jobs = {nm: pool.submit(best_of_k, data.scores[nm[5:]], data.correct, ks) for nm in best}
+        jobs = {nm: pool.submit(best_of_k, data.scores[score_of(nm)], data.correct, ks) for nm in best}
         for nm in best:
             out[nm] = (jobs[nm].result(), zeros)
         if vote_job is not None:
@@ -132,7 +132,7 @@ def _votes(data: RunData, ks: np.ndarray, vs: dict[str, Any], rng: np.random.Gen
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if mc_names:
         draws = int(np.clip(vs["draw_budget"] // max(P * n, 1), vs["min_draws"], vs["max_draws"]))
-        weights = [None if nm == "vote" else data.scores[nm[6:]] for nm in mc_names]
+        weights = [_weights(data, nm) for nm in mc_names]
         for nm, res in zip(mc_names, vote_mc(data.labels, data.group_corr, ks, weights, draws, rng), strict=True):
             results[nm] = res
         log.info("vote: exact for %d of %d problems; Monte Carlo with %d draws for %s", len(exact), P, draws,
@@ -146,13 +146,19 @@ def _votes(data: RunData, ks: np.ndarray, vs: dict[str, Any], rng: np.random.Gen
         one = ks == 1
         mean[:, one], se[:, one] = at1[:, None], 0.0
         full = ks == n
-        mean[:, full] = vote_at_n(data.labels, data.group_corr, None if nm == "vote" else data.scores[nm[6:]])[:, None]
+        mean[:, full] = vote_at_n(data.labels, data.group_corr, _weights(data, nm))[:, None]
         se[:, full] = 0.0
         if nm == "vote":
             for i, v in exact.items():
                 mean[i], se[i] = v, 0.0
         out[nm] = (mean, se)
     return out
+
+
+def _weights(data: RunData, name: str) -> np.ndarray | None:
+    """A vote's weights: none for the plain vote, the named score for a weighted one."""
+    score = score_of(name)
+    return None if score is None else data.scores[score]
 
 
 def difficulty_schemes(data: RunData, settings: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -36,9 +36,9 @@ from typing import Any
 import pyarrow as pa
 
 from ttscale.blocks import Block, plan_blocks
-from ttscale.config import fingerprint
 from ttscale.errors import DataError
 from ttscale.io import write_json, write_table
+from ttscale.keys import fingerprint
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
 

@@ -4,7 +4,7 @@ It is started as PID 1 of its own PID namespace (a container, or bubblewrap --as
 it immune to SIGKILL from the samples it runs, and it uses only the standard library of the image's
 Python. Protocol: stdin carries JSON lines, first the limits, then one task per line, and the runner
 answers each task with one JSON line on stdout, in order. The host keeps a few tasks in flight
-(ttscale.verify.sandbox.WINDOW) to hide its round trip, and the runner writes its answers in batches
+(ttscale.verify.pool.WINDOW) to hide its round trip, and the runner writes its answers in batches
 (BATCH): at once for a task marked `flush`, and always before it waits for more input. The runner is
 non-dumpable, so samples cannot open its /proc entries (fds, memory, environment); a sample's stdin
 is /dev/null.
@@ -472,12 +472,25 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
               "stdout": out.head.decode("utf-8", "replace"), "pgid": pid}
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim))
+    return result
+
+
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict) -> dict:
+    """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
+
+    `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
+    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
+    is the harness's JSON, which must carry `nonce` to count as passed). Pure: tested for every
+    status and signal without running anything.
+    """
     parsed = None
     if report:
         try:
             parsed = json.loads(report.decode("utf-8", "replace").splitlines()[0])
         except (ValueError, IndexError):
             parsed = None
+    result: dict = {}
     if reason == "timeout":
         result["status"] = "timeout"
     elif reason == "output":
