@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from ttscale.aggregate import aggregate_run
-from ttscale.testing.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.cost import problem_costs
 from ttscale.analysis.data import load_run
 from ttscale.analysis.difficulty import quantile_bins
@@ -24,6 +23,7 @@ from ttscale.analysis.run import COSTS, CURVES
 from ttscale.errors import DataError
 from ttscale.importers import MANIFEST, import_samples
 from ttscale.importers.analyze import analyze_experiment, discover
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 # --- 1. a missing score weighs 0 in a weighted vote ------------------------------------------------
 

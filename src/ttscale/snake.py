@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ttscale import warm
 from ttscale.errors import TtscaleError
 from ttscale.joblog import run_logged, setup_logging
 
@@ -28,6 +27,10 @@ def run_script(snakemake: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
     """
     logfile = snakemake.log[0] if len(snakemake.log) else None
     wildcards = dict(snakemake.wildcards.items())
+    # imported here: the warm worker runs ttscale.warm as __main__, and a second copy of the module
+    # would register its subcommand twice
+    from ttscale import warm
+
     setup_logging(None)
     try:
         keep_alive = warm.keep_alive(getattr(getattr(snakemake, "resources", None), "warm_s", 0))

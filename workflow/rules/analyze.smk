@@ -2,9 +2,8 @@
 # extrapolation check; cost; compute-optimal selector per bin. Then one experiment-wide set of
 # tables with the summary and the compute-matched comparison (see docs/analysis.md).
 
-RUN_TABLES = ["values", "curves", "costs", "fits", "extrapolation", "optimal"]
-EXP_TABLES = ["curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
-              "strategy_points"]
+# the table names, defined once in ttscale.analysis.tables
+from ttscale.analysis.tables import EXP_TABLES, RUN_TABLES
 
 
 rule analyze:
