@@ -197,7 +197,8 @@ def test_correct_accepts_booleans_and_0_1_and_numeric_fields(tmp_path):
     src.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     import_samples("jsonl", src, tmp_path / "exp", "m", "d")
     v = pq.read_table(next((tmp_path / "exp" / "verdicts").rglob("*.parquet"))).to_pylist()
-    assert [r["correct"] for r in v] == [True, False, True, False] and v[0]["answer_key"] == "7"
+    assert [r["correct"] for r in v] == [True, False, True, False] and v[0]["extracted_answer"] == "7"
+    assert v[0]["answer_key"] == v[2]["answer_key"] != v[1]["answer_key"]  # one answer, two labels: split
     s = pq.read_table(next((tmp_path / "exp" / "samples").rglob("*.parquet"))).to_pylist()
     assert [r["completion_tokens"] for r in s] == [3] * 4
     sc = pq.read_table(next((tmp_path / "exp" / "scores").rglob("*.parquet"))).to_pylist()

@@ -61,7 +61,7 @@ def layer(name: str) -> tuple[int, str]:
     """(rank, layer name): base 0, stages 1.., top last; a `cli` module is an entry point (top)."""
     parts = name.split(".")
     head = parts[1] if len(parts) > 1 else ""
-    if parts[-1] == "cli" or head in TOP:
+    if parts[-1].endswith("cli") or head in TOP:
         return 100, "top"
     if head in BETWEEN:
         return 2 * STAGES.index(BETWEEN[head]) + 2, head

@@ -26,10 +26,10 @@ not mixed into the run.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,45 +37,13 @@ import pyarrow as pa
 
 from ttscale.blocks import Block, plan_blocks
 from ttscale.errors import DataError
+from ttscale.importers.base import IMPORTERS, Problem, Reader, Sample  # noqa: F401  (re-exported)
 from ttscale.io import write_json, write_table
 from ttscale.keys import fingerprint
-from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Sample:
-    text: str
-    prompt: str = ""
-    correct: bool | None = None
-    answer: str | None = None
-    answer_key: str | None = None
-    status: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cumulative_logprob: float | None = None
-    finish_reason: str = "stop"
-    scores: dict[str, float | None] = field(default_factory=dict)
-
-
-@dataclass
-class Problem:
-    problem_id: str
-    question: str = ""
-    prompt: str = ""
-    reference: str | None = None
-    tests: str | None = None
-    test_style: str | None = None
-    level: str | None = None
-    task: str = "other"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    samples: dict[int, Sample] = field(default_factory=dict)
-
-
-Reader = Callable[[Path], list[Problem]]
-IMPORTERS: Registry[Reader] = Registry("importer")
 
 MANIFEST = "manifest.json"  # in an imported run's sample directory: the blocks and scorers of its last import
 
@@ -208,50 +176,6 @@ def read_jsonl(source: Path) -> list[Problem]:
     return list(problems.values())
 
 
-@IMPORTERS.register("llmonk")
-def read_llmonk(source: Path) -> list[Problem]:
-    import yaml
-
-    from ttscale.verify.math import extract_answer
-
-    files = sorted(source.glob("*.yaml")) + sorted(source.glob("*.yml")) if source.is_dir() else [source]
-    if not files:
-        raise DataError(f"{source}: no .yaml files (Large Language Monkeys dumps have one per problem)")
-    out = []
-    for f in files:
-        try:
-            rec = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataError(f"{f}: not valid YAML ({exc})") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("samples"), list):
-            raise DataError(f"{f}: expected a mapping with a `samples` list")
-        corrects = rec.get("is_corrects", rec.get("is_correct"))
-        if corrects is not None and not isinstance(corrects, list):
-            raise DataError(f"{f}: `is_corrects` must be a list of booleans, got {type(corrects).__name__}")
-        if corrects is not None and len(corrects) != len(rec["samples"]):
-            raise DataError(f"{f}: {len(corrects)} is_corrects for {len(rec['samples'])} samples")
-        p = Problem(f.stem, question=str(rec.get("question") or ""), prompt=str(rec.get("prompt") or ""))
-        if rec.get("gt_answer") is not None:
-            gt = str(rec["gt_answer"])
-            p.reference = extract_answer(gt) or gt  # GSM8K's '#### 72', MATH's \boxed{...}
-            p.task = "math"
-            p.metadata["gt_answer"] = gt
-        if rec.get("test_cases"):
-            tc = rec["test_cases"]
-            p.tests = json.dumps([{"input": i, "output": o} for i, o in zip(tc["input"], tc["output"], strict=True)])
-            p.test_style = "stdio"
-            p.task = "code"
-        for key in ("theorem_name",):
-            if key in rec:
-                p.metadata[key] = rec[key]
-        for i, text in enumerate(rec["samples"]):
-            p.samples[i] = Sample(text=str(text), prompt=p.prompt,
-                                  correct=None if corrects is None else _flag(corrects[i], str(f),
-                                                                              f"is_corrects[{i}]"))
-        out.append(p)
-    return out
-
-
 def _count_tokens(problems: list[Problem], tokenizer: str) -> None:
     from transformers import AutoTokenizer
 
@@ -300,31 +224,36 @@ def _rows(problems: list[Problem], p0: int, p1: int, s0: int, s1: int) -> Iterat
 
 def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, model: str, dataset: str,
                    preset: str = "imported", block_size: int | None = None, problems_per_block: int = 500,
-                   tokenizer: str | None = None, verify: dict[str, Any] | None = None) -> dict[str, Any]:
+                   tokenizer: str | None = None, verify: dict[str, Any] | None = None,
+                   options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read `source` with importer `kind` and write problems, samples, verdicts and scores shards
     under `experiment_dir`. `verify`: verify settings to run ttscale's verifiers instead of trusting
-    the source's correctness (needed when it has none)."""
+    the source's correctness (needed when it has none). `options`: the importer's own keywords
+    (e.g. `extractor` for llmonk, `filter` and `metric` for lm-eval)."""
     source = Path(source)
     if not source.exists():
         raise DataError(f"{source}: does not exist")
-    problems = IMPORTERS.get(kind, "ttscale import")(source)
-    problems = [p for p in problems if p.samples]
+    reader = IMPORTERS.get(kind, "ttscale import")
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    accepted = inspect.signature(reader).parameters
+    for name in options:
+        if name not in accepted or name == "source":
+            raise DataError(f"importer {kind!r} has no option {name!r} (it takes {sorted(set(accepted) - {'source'})})")
+    problems = reader(source, **options)
     if not problems:
-        raise DataError(f"{source}: no samples found")
+        raise DataError(f"{source}: no problems found")
+    check_counts(problems, source)
+    n_max = len(problems[0].samples)
     if tokenizer:
         _count_tokens(problems, tokenizer)
-    counts = sorted({len(p.samples) for p in problems})
-    n_max = counts[-1]
-    if len(counts) > 1:
-        log.warning("%s: problems have %d..%d samples; analysis needs the same n (exclude the short ones)",
-                    source, counts[0], n_max)
-    for p in problems:
-        if max(p.samples) >= n_max or min(p.samples) < 0:
-            raise DataError(f"{source}: problem {p.problem_id!r} has sample indices outside 0..{n_max - 1}")
     has_correct = all(s.correct is not None for p in problems for s in p.samples.values())
     if verify is None and not has_correct:
         raise DataError(f"{source}: not every sample says whether it is correct; pass --verify to run "
                         "ttscale's verifiers on them")
+    split = separate_labels(problems) if verify is None else 0
+    if split:
+        log.warning("%s: %d answer groups held both correct and incorrect samples by the source's labels; each "
+                    "was split by label so that no vote group mixes them", source, split)
     scorers = sorted({k for p in problems for s in p.samples.values() for k in s.scores})
     ident = {"import": kind, "source": str(source.resolve()), "model": model, "dataset": dataset}
     key = f"{preset}-{fingerprint(ident)}"
@@ -345,11 +274,7 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
         if not rows:
             continue
         names.append(b.name)
-        samples = pa.Table.from_pylist([{
-            "problem_id": p.problem_id, "sample_index": i, "seed": None, "prompt": s.prompt or p.prompt,
-            "text": s.text, "finish_reason": s.finish_reason, "prompt_tokens": s.prompt_tokens,
-            "completion_tokens": s.completion_tokens, "cumulative_logprob": s.cumulative_logprob,
-            "latency_s": None} for p, i, s in rows], schema=SAMPLES)
+        samples = _samples_table(rows)
         spath = exp / "samples" / part / f"{b.name}.parquet"
         write_table(spath, samples, SAMPLES, metadata={**meta, "block": b.name})
         vpath = exp / "verdicts" / part / f"{b.name}.parquet"
@@ -371,26 +296,106 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
         log.warning("%s: %d shards of an earlier import (e.g. %s) are not part of this one; they stay on disk "
                     "but analyze reads only the blocks in %s", run_dir, len(stale), stale[0], MANIFEST)
     write_json(manifest, {"blocks": names, "scorers": scorers, "n": n_max, "problems": len(problems),
-                          "samples": written, "importer": kind, "imported_from": str(source)})
+                          "samples": written, "importer": kind, "imported_from": str(source),
+                          "labels": "ttscale verifiers" if verify is not None else "source",
+                          "vote_keys": sorted({p.extractor or "ttscale" for p in problems}),
+                          "split_vote_groups": split})
     log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
              exp / "samples" / part, len(blocks))
-    return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers}
+    return {**meta, "problems": len(problems), "samples": written, "blocks": len(blocks), "scorers": scorers,
+            "split_vote_groups": split}
 
 
 def _verdicts(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
     from ttscale.schemas import VERDICT_STATUSES
-    from ttscale.verify.math import canonical_key, extract_answer
 
-    out = []
+    answers, keys, correct, statuses = [], [], [], []
     for p, i, s in rows:
-        answer = s.answer
-        if answer is None and s.answer_key is None and p.task == "math":
-            answer = extract_answer(s.text)  # so that majority vote has keys to group by
-        key = s.answer_key if s.answer_key is not None else canonical_key(answer) if answer else None
+        answer, key = vote_key(p, s)
         status = s.status or ("passed" if s.correct else "failed" if answer or p.task != "math" else "no_answer")
         if status not in VERDICT_STATUSES:
             raise DataError(f"problem {p.problem_id!r} sample {i}: status {status!r} is not one of {VERDICT_STATUSES}")
-        out.append({"problem_id": p.problem_id, "sample_index": i, "extracted_answer": answer, "answer_key": key,
-                    "correct": bool(s.correct), "status": status, "tests_passed": int(bool(s.correct)),
-                    "tests_total": 1, "duration_s": 0.0, "output_tail": ""})
-    return pa.Table.from_pylist(out, schema=VERDICTS)
+        answers.append(answer)
+        keys.append(key)
+        correct.append(bool(s.correct))
+        statuses.append(status)
+    n = len(rows)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "extracted_answer": pa.array(answers, pa.string()), "answer_key": pa.array(keys, pa.string()),
+        "correct": pa.array(correct, pa.bool_()), "status": statuses,
+        "tests_passed": pa.array(correct, pa.bool_()).cast(pa.int32()), "tests_total": pa.array([1] * n, pa.int32()),
+        "duration_s": pa.array([0.0] * n, pa.float64()), "output_tail": [""] * n}, schema=VERDICTS)
+
+
+def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
+    """The sample shard of a block, built column by column (a million rows in seconds)."""
+    n = len(rows)
+    none = pa.nulls(n)
+    return pa.table({
+        "problem_id": [p.problem_id for p, _, _ in rows], "sample_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "seed": none.cast(pa.int64()), "prompt": [s.prompt or p.prompt for p, _, s in rows],
+        "text": [s.text for _, _, s in rows], "finish_reason": [s.finish_reason for _, _, s in rows],
+        "prompt_tokens": pa.array([s.prompt_tokens for _, _, s in rows], pa.int32()),
+        "completion_tokens": pa.array([s.completion_tokens for _, _, s in rows], pa.int32()),
+        "cumulative_logprob": pa.array([s.cumulative_logprob for _, _, s in rows], pa.float64()),
+        "latency_s": none.cast(pa.float64())}, schema=SAMPLES)
+
+
+def vote_key(p: Problem, s: Sample) -> tuple[str | None, str | None]:
+    """(extracted answer, vote key) of a sample: the source's when it names its extraction rule
+    (p.extractor; None = no answer by that rule), else the given key, else ttscale's extraction."""
+    from ttscale.verify.math import canonical_key, extract_answer
+
+    if p.extractor is not None:
+        return s.answer, s.answer_key
+    answer = s.answer
+    if answer is None and s.answer_key is None and p.task == "math":
+        answer = extract_answer(s.text)  # so that majority vote has keys to group by
+    return answer, s.answer_key if s.answer_key is not None else canonical_key(answer) if answer else None
+
+
+def check_counts(problems: list[Problem], source: Path) -> None:
+    """Every problem has samples 0..n-1 with one n for all: analysis compares problems at the same
+    k, so a dump with unequal counts is refused here, naming the problems, not later in analyze."""
+    for p in problems:
+        if not p.samples:
+            raise DataError(f"{source}: problem {p.problem_id!r} has no samples")
+        if sorted(p.samples) != list(range(len(p.samples))):
+            gaps = sorted(set(range(max(p.samples) + 1)) - set(p.samples))[:5]
+            raise DataError(f"{source}: problem {p.problem_id!r} has sample indices {min(p.samples)}.."
+                            f"{max(p.samples)} with gaps (missing e.g. {gaps}); indices must be 0..n-1")
+    by_n: dict[int, list[str]] = {}
+    for p in problems:
+        by_n.setdefault(len(p.samples), []).append(p.problem_id)
+    if len(by_n) > 1:
+        common = max(by_n, key=lambda n: len(by_n[n]))
+        odd = ", ".join(f"{ids[:3]} have {n}" for n, ids in sorted(by_n.items()) if n != common)
+        raise DataError(f"{source}: problems have different sample counts ({len(by_n[common])} problems have "
+                        f"{common}; {odd}); pass@k, votes and their curves compare every problem at the same k, "
+                        "so import problems with equal counts (move the others out, or cut them to a common n)")
+
+
+def separate_labels(problems: list[Problem]) -> int:
+    """Split any vote group that holds both correct and incorrect samples (by the source's labels)
+    into a correct and an incorrect group, so majority vote never credits a fraction of a group.
+    With a source's own extraction rule this does not happen; returns how many groups were split."""
+    split = 0
+    for p in problems:
+        labels: dict[str, set[bool]] = {}
+        keys = {}
+        for i, s in p.samples.items():
+            answer, key = vote_key(p, s)
+            keys[i] = (answer, key)
+            if key is not None:
+                labels.setdefault(key, set()).add(bool(s.correct))
+        mixed = {k for k, v in labels.items() if len(v) > 1}
+        split += len(mixed)
+        for i, s in p.samples.items():
+            answer, key = keys[i]
+            if key in mixed:
+                s.answer, s.answer_key = answer, f"{key} ({'correct' if s.correct else 'incorrect'} by the source)"
+    return split
+
+
+from ttscale.importers import evalharness, llmonk, lmeval  # noqa: E402,F401  (register their importers)
