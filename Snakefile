@@ -27,6 +27,7 @@ include: "workflow/rules/verify.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analyze.smk"
+include: "workflow/rules/ledger.smk"
 include: "workflow/rules/report.smk"
 
 

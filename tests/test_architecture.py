@@ -17,8 +17,9 @@ STAGES = ("problems", "generate", "search", "verify", "score", "aggregate", "ana
 # sit between two stages: identities need the problems' loaders and nothing of a later stage
 BETWEEN = {"keys": "problems"}
 # entry points and orchestrators: the planner, the routing of blocks, the Snakemake adapter, the
-# warm worker, the CLI and its subcommands, the importers of outside results, the testing helpers
-TOP = {"plan", "route", "snake", "warm", "cli", "importers", "testing"}
+# warm worker, the CLI and its subcommands, the importers of outside results, the testing helpers,
+# the compute ledger (it reads every stage's outputs and the plan)
+TOP = {"plan", "route", "snake", "warm", "cli", "importers", "testing", "ledger"}
 
 
 def module_name(path: Path) -> str:

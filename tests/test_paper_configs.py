@@ -77,8 +77,9 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
     """What each config must keep to reproduce its paper (edits that break these are caught)."""
     by_dataset = {r.dataset: r for r in runs if r.strategy is None}
     if name == "monkeys":
-        for d in ("gsm8k", "math", "code_contests"):
-            assert by_dataset[d].samples_per_problem == 10_000
+        for r in runs:  # 10,000 samples per problem, DeepSeek-Coder-V2's 250 (datasets.<d>.per_model)
+            assert r.samples_per_problem == (250 if r.model == "deepseek_coder_v2" else 10_000), r
+        assert {r.dataset for r in runs if r.model == "deepseek_coder_v2"} == {"code_contests"}
         assert by_dataset["gsm8k"].n_problems == by_dataset["math"].n_problems == 128
         assert by_dataset["code_contests"].n_problems == 165
         assert {config["sampling"][r.preset]["temperature"] for r in runs} == {0.6}
@@ -89,7 +90,9 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
     elif name == "snell":
         assert by_dataset["math500"].n_problems == 500
         kinds = {config["strategies"][r.strategy]["kind"] for r in runs if r.strategy}
-        assert kinds == {"beam", "revisions"}
+        assert kinds == {"beam", "revisions", "lookahead"}
+        assert {config["strategies"][r.strategy].get("lookahead") for r in runs
+                if r.strategy and config["strategies"][r.strategy]["kind"] == "lookahead"} == {3}
         assert max(r.budget for r in runs if r.strategy) == 256
         assert {r.model for r in runs if r.strategy} == {"llama31_8b_it"}
         assert config["analysis"]["bins"]["quantiles"] == 5
@@ -129,7 +132,7 @@ def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, c
                                          for r in tplan.scored_runs(config, runs, s))
     assert counts["aggregate"] == counts["analyze"] == len(runs)
     assert counts["problems"] == counts["audit"] == len(config["datasets"])
-    assert counts["compare"] == counts["report"] == counts["all"] == 1
+    assert counts["compare"] == counts["report"] == counts["ledger"] == counts["all"] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
 
     with capsys.disabled():

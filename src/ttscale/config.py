@@ -11,6 +11,7 @@ Identities and keys live in ttscale.keys.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -190,4 +191,10 @@ def is_hub_id(path: str, root: Path | None = None) -> bool:
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:
-    return Path(config["results"]) / config["experiment"]
+    return _experiment_dir(str(config["results"]), str(config["experiment"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _experiment_dir(results: str, experiment: str) -> Path:
+    # cached: the planner asks for it once per shard path (thousands of times on a paper config)
+    return Path(results) / experiment

@@ -110,6 +110,8 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
     spec = config["strategies"][strategy]
     ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
+    if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
+        ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
     ident["budget"] = budget
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])
@@ -148,7 +150,7 @@ def identity_json(obj: Any) -> str:
 
 
 # dataset keys that say how a dataset is sampled, not what its problem table holds
-PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude")
+PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model")
 
 
 def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:

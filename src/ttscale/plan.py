@@ -62,17 +62,42 @@ def problem_count(name: str, spec: dict[str, Any], root: Path) -> int:
 
 def runs(config: dict[str, Any], root: Path | None = None) -> list[Run]:
     root = root or Path.cwd()
+    check_per_model(config)
     out = []
     for dname, ds in config["datasets"].items():
         n_problems = problem_count(dname, ds, root)
-        samples = ds.get("samples_per_problem") or config["samples_per_problem"]
-        blocks = tuple(plan_blocks(n_problems, samples, config["block_size"], config["problems_per_block"]))
+        grids: dict[int, tuple[Block, ...]] = {}
         for model in ds.get("models") or config["models"]:
+            samples = samples_per_problem(config, dname, model)
+            if samples not in grids:
+                grids[samples] = tuple(plan_blocks(n_problems, samples, config["block_size"],
+                                                   config["problems_per_block"]))
+            blocks = grids[samples]
             for preset in ds.get("sampling") or config["sampling"]:
                 key = sampling_key(config, model, dname, preset, root)
                 out.append(Run(model, dname, preset, key, n_problems, samples, blocks))
     out += strategy_runs(config, root)
     return out
+
+
+def samples_per_problem(config: dict[str, Any], dataset: str, model: str) -> int:
+    """A model's samples per problem on a dataset: `datasets.<d>.per_model.<m>`, else the dataset's,
+    else the experiment's."""
+    ds = config["datasets"][dataset]
+    own = (ds.get("per_model") or {}).get(model) or {}
+    return own.get("samples_per_problem") or ds.get("samples_per_problem") or config["samples_per_problem"]
+
+
+def check_per_model(config: dict[str, Any]) -> None:
+    """`datasets.<d>.per_model` names models the dataset runs."""
+    from ttscale.errors import ConfigError
+
+    for dname, ds in config["datasets"].items():
+        runs_models = ds.get("models") or list(config["models"])
+        for model in ds.get("per_model") or {}:
+            if model not in runs_models:
+                raise ConfigError(f"datasets.{dname}.per_model.{model}: not a model this dataset runs "
+                                  f"(its models: {', '.join(runs_models)})")
 
 
 def strategy_runs(config: dict[str, Any], root: Path) -> list[Run]:

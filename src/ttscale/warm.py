@@ -48,6 +48,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from ttscale import console
 from ttscale.cli import COMMANDS
 from ttscale.errors import TtscaleError
 from ttscale.joblog import run_logged, setup_logging
@@ -243,10 +244,15 @@ def call(root: Path, fn: Callable[..., Any], kwargs: dict[str, Any], *, logfile:
         conn, info = _connect(root, keep_alive)
         log.info("running in warm worker pid %s", info["pid"])
         with conn:
+            offset = console.log_size(logfile)
             conn.send({"fn": f"{fn.__module__}:{fn.__qualname__}", "kwargs": _plain(kwargs), "logfile": logfile,
                        "rule": rule, "wildcards": _plain(wildcards), "keep_alive": keep_alive})
             try:
+                # the job's progress lines go to its log file in the worker: show them here too
+                while not conn.poll(1.0):
+                    offset = console.relay(logfile, offset)
                 kind, message = conn.recv()
+                console.relay(logfile, offset)
             except (EOFError, OSError):
                 raise RuntimeError(f"the warm worker (pid {info['pid']}) died during the job; see "
                                    f"{root / STATE / 'worker.log'}") from None

@@ -2,7 +2,7 @@
 # A real one-node SLURM cluster on localhost for the cluster tests (Debian's slurm-wlm and munge).
 #   bash tests/slurm/cluster.sh start STATE_DIR   # prints `export SLURM_CONF=...` on success
 #   bash tests/slurm/cluster.sh stop STATE_DIR    # stops the daemons it started, by PID
-# The node is declared larger than the machine (16 CPUs, 128 GB, one GPU as a count-only gres,
+# The node is declared larger than the machine (16 CPUs, 128 GB, four GPUs as a count-only gres,
 # SlurmdParameters=config_overrides) so the real profile's requests fit unchanged; it has a `cpu`
 # (default) and a `gpu` partition, no accounting database, and runs everything as root.
 set -euo pipefail
@@ -67,11 +67,12 @@ SlurmdParameters=config_overrides
 SlurmdTimeout=30
 MinJobAge=3600
 GresTypes=gpu
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=128000 Gres=gpu:1 State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=128000 Gres=gpu:4 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 CONF
-printf 'AutoDetect=off\nNodeName=localhost Name=gpu File=/dev/null Count=1\n' > "$STATE/gres.conf"
+# four stand-in devices (no GPUs here): jobs that ask for 2 GPUs can be scheduled and read back
+printf 'AutoDetect=off\nNodeName=localhost Name=gpu File=/dev/null,/dev/zero,/dev/full,/dev/urandom\n' > "$STATE/gres.conf"
 export SLURM_CONF="$STATE/slurm.conf"
 
 stop

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from ttscale import config as tconfig  # noqa: E402
 from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
+from ttscale import resources as tres  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
 from ttscale.warm import note as warm_note  # noqa: E402
@@ -20,6 +21,7 @@ from ttscale.warm import note as warm_note  # noqa: E402
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     tconfig.check(config, source="config")
+    tres.check_node_gpus(config)
     RUNS = tplan.runs(config)
 except TtscaleError as exc:
     raise WorkflowError(f"ttscale: {exc}") from None
@@ -53,6 +55,21 @@ def run_identity(run):
 def run_of(wildcards):
     """The planned Run of a (model, dataset, sampling) wildcard set."""
     return RUN_BY_KEY[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+# GPUs, CPUs and memory of each run's generate jobs (its model, and a search's step scorer) and of
+# each scorer's score jobs (its engine), computed once: the rules' resource functions look them up
+GENERATE_RESOURCES = {(r.model, r.dataset, r.key): tres.job_resources(tres.generate_gpus(config, r.model, r.strategy))
+                      for r in RUNS}
+SCORE_RESOURCES = {s: tres.job_resources(tres.scorer_gpus(config, s)) for s in config.get("scorers") or {}}
+
+
+def generate_resources(wildcards):
+    return GENERATE_RESOURCES[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+def score_resources(wildcards):
+    return SCORE_RESOURCES[wildcards.scorer]
 
 
 def problems_table(wildcards):

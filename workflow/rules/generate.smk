@@ -18,6 +18,11 @@ rule generate:
         f"{LOGS}/generate/{PART}/{{block}}.log",
     benchmark:
         f"{BENCH}/generate/{PART}/{{block}}.tsv"
+    resources:
+        # from the model's engine (ttscale.resources); the profile adds partition and GPU type
+        gpu=lambda w: generate_resources(w)["gpu"],
+        cpus_per_task=lambda w: generate_resources(w)["cpus_per_task"],
+        mem_mb=lambda w: generate_resources(w)["mem_mb"],
     group:
         "generate"
     script:

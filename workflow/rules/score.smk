@@ -29,6 +29,11 @@ rule score:
         f"{LOGS}/score/{{scorer}}/{PART}/{{block}}.log",
     benchmark:
         f"{BENCH}/score/{{scorer}}/{PART}/{{block}}.tsv"
+    resources:
+        # from the scorer's engine (ttscale.resources); the profile adds partition and GPU type
+        gpu=lambda w: score_resources(w)["gpu"],
+        cpus_per_task=lambda w: score_resources(w)["cpus_per_task"],
+        mem_mb=lambda w: score_resources(w)["mem_mb"],
     group:
         "score"
     script:

@@ -19,9 +19,10 @@ def _fmt_seconds(s: float) -> str:
 
 
 class Progress:
-    """Counts finished items and tokens; logs a line at most every `interval` seconds."""
+    """Counts finished items and tokens; logs a line at most every `interval` seconds (to the job's
+    log and the terminal that runs Snakemake: ttscale.console)."""
 
-    def __init__(self, total: int, what: str = "samples", interval: float = 10.0) -> None:
+    def __init__(self, total: int, what: str = "samples", interval: float = 5.0) -> None:
         self.total, self.what, self.interval = total, what, interval
         self.done = 0
         self.tokens = 0

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 
 from ttscale.config import section
 from ttscale.errors import DataError
-from ttscale.report import figures
 from ttscale.report.tables import Column, write_all
 
 log = logging.getLogger(__name__)
@@ -172,6 +171,8 @@ def report_settings(given: dict[str, Any] | None = None) -> dict[str, Any]:
 def make_report(inputs: dict[str, str | Path], out_dir: str | Path,
                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write every figure and table of `report_files` from the experiment tables (`inputs`)."""
+    from ttscale.report import figures  # matplotlib: imported by the report job, not when planning
+
     st = report_settings(settings)
     missing = [k for k in INPUTS if k not in inputs]
     if missing:

@@ -1,4 +1,4 @@
-"""Search strategies as generation variants: beam search, DVTS and sequential revisions.
+"""Search strategies as generation variants: beam search, lookahead search, DVTS and sequential revisions.
 
 The planner plans search runs and ttscale.route hands their blocks here with a backend of the
 generate stage and, for beam and DVTS, a step scorer of the score stage.
@@ -26,6 +26,7 @@ from ttscale.generate.progress import Progress
 from ttscale.io import read_table, write_table
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
+from ttscale.search.lookahead import lookahead_search
 from ttscale.search.strategies import SearchOutput, SearchProblem, SearchSpec, beam_search, dvts, revisions
 from ttscale.seeds import sample_seed
 
@@ -35,8 +36,9 @@ STRATEGIES: Registry[Any] = Registry("search strategy")
 STRATEGIES.register("beam")(beam_search)
 STRATEGIES.register("dvts")(dvts)
 STRATEGIES.register("revisions")(revisions)
+STRATEGIES.register("lookahead")(lookahead_search)
 
-NEEDS_SCORER = {"beam", "dvts"}
+NEEDS_SCORER = {"beam", "dvts", "lookahead"}
 
 SEARCH = pa.schema([
     *SAMPLES,
@@ -75,8 +77,9 @@ def check_strategies(config: dict[str, Any], source: str, root: Path) -> None:
 
 def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> SearchSpec:
     keys = ("beam_width", "max_steps", "step_delimiter", "step_tokens", "aggregation", "rounds",
-            "context_attempts", "revision_prompt")
-    return SearchSpec(kind=spec["kind"], budget=budget, params=params, **{k: spec[k] for k in keys if k in spec})
+            "context_attempts", "revision_prompt", "lookahead")
+    return SearchSpec(kind=spec["kind"], budget=budget, params=params,
+                      **{k: spec[k] for k in keys if spec.get(k) is not None})
 
 
 def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_path: str | Path,

@@ -38,6 +38,7 @@ class SearchSpec:
     rounds: int = 4  # revisions: sequential rounds per chain (N / rounds chains in parallel)
     context_attempts: int = 4  # revisions: previous attempts kept in the prompt
     revision_prompt: str = "Check your previous answer for mistakes and give a corrected solution."
+    lookahead: int = 1  # lookahead search: k, the greedy rollout steps behind each step's score
     params: dict[str, Any] = field(default_factory=dict)  # sampling parameters (temperature, ...)
 
 
@@ -105,12 +106,18 @@ def _score(scorer: StepScorer, spec: SearchSpec, problems: Sequence[SearchProble
         acc[pi].scored_tokens += int(n)
 
 
+StepValues = Callable[[list[tuple[int, Beam]], list[Accounting], int], None]  # (batch, acc, step)
+
+
 def beam_search(problems: Sequence[SearchProblem], gen: StepGenerator, scorer: StepScorer, spec: SearchSpec,
-                seed_fn: SeedFn, progress: Progress | None = None) -> SearchOutput:
+                seed_fn: SeedFn, progress: Progress | None = None, step_values: StepValues | None = None
+                ) -> SearchOutput:
     """N beams; after each step keep the N/M best by aggregated PRM score and expand each M ways.
 
     Finished beams are set aside; the search of a problem ends when N beams have finished or after
     `max_steps`, when the live beams finish as they are. The N best finished beams are the answers.
+    `step_values(batch, acc, step)` sets the beams' step scores (default: the
+    scorer's score of each step; lookahead search scores rollouts instead).
     """
     n, m = spec.budget, spec.beam_width
     keep = max(1, n // m)
@@ -124,7 +131,10 @@ def beam_search(problems: Sequence[SearchProblem], gen: StepGenerator, scorer: S
         if not batch:
             break
         _extend(gen, spec, problems, batch, lambda b, s=step: f"beam/{n}/{m}/{s}/{b.slot}", seed_fn, acc, progress)
-        _score(scorer, spec, problems, batch, acc)
+        if step_values is None:
+            _score(scorer, spec, problems, batch, acc)
+        else:
+            step_values(batch, acc, step)
         for pi in range(len(problems)):
             finished[pi] += [b for b in active[pi] if b.done]
             alive = [b for b in active[pi] if not b.done]
