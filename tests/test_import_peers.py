@@ -125,6 +125,15 @@ def test_llmonk_gsm8k_votes_use_llmonks_rule(tmp_path):
     assert all(len(s) == 1 for s in groups.values())
     probs = read_table(tmp_path / "exp" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()
     assert {p["problem_id"]: p["answer"] for p in probs} == {"17": "18", "203": "1200", "42": "-3"}
+    # streamed one problem group at a time (and in one process): the same rows, on a finer block grid
+    fine = import_samples("llmonk", src, tmp_path / "fine", "m", "gsm8k", block_size=3, problems_per_block=1,
+                          options={"workers": 1})
+    assert fine["blocks"] == 9 and fine["samples"] == 24
+    v2 = [r for f in (tmp_path / "fine" / "verdicts").rglob("*.parquet") for r in read_table(f, VERDICTS).to_pylist()]
+    assert sorted(v2, key=lambda r: (r["problem_id"], r["sample_index"])) == \
+        sorted(v, key=lambda r: (r["problem_id"], r["sample_index"]))
+    probs2 = read_table(tmp_path / "fine" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()
+    assert probs2 == probs
 
 
 MATH = {
@@ -270,9 +279,12 @@ def test_llmonk_refusals_at_import(tmp_path):
     save_yaml(folder / "1.yaml", {**_good(), "samples": ["#### 1"] * 3, "is_corrects": [True] * 3})
     with pytest.raises(DataError, match=r"different sample counts \(1 problems have 2; \['1'\] have 3\)"):
         import_samples("llmonk", folder, tmp_path / "exp", "m", "d")
+    with pytest.raises(DataError, match=r"1.yaml: problem '1' has 3 samples but the first problem 2"):
+        import_samples("llmonk", folder, tmp_path / "exp", "m", "d", problems_per_block=1)  # found in group 2
+    assert not (next((tmp_path / "exp" / "samples").rglob("*.parquet")).parent / "manifest.json").exists()
     (folder / "1.yaml").unlink()
     save_yaml(folder / "2.yaml", {k: v for k, v in _good().items() if k != "is_corrects"})
-    with pytest.raises(DataError, match="not every sample says whether it is correct"):
+    with pytest.raises(DataError, match=r"2.yaml: not every sample says whether it is correct \(problem '2' sample 0"):
         import_samples("llmonk", folder, tmp_path / "exp", "m", "d")
     (folder / "2.yaml").write_text("samples: [unclosed\n")
     with pytest.raises(DataError, match=r"2.yaml: not valid YAML"):

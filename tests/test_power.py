@@ -150,3 +150,18 @@ def test_power_command_writes_tables(tmp_path, monkeypatch, capsys):
     cfg["power"]["comparisons"][0]["b"]["model"] = "absent"
     with pytest.raises(DataError, match="model=absent"):
         run_power(cfg, exp)
+
+
+def test_workflow_plans_the_power_tables_from_the_named_runs(workdir):
+    from workflow_utils import planned, snakemake, write_config
+
+    cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    cfg["power"] = {"comparisons": [{"name": "tasks", "a": {"model": "smollm2", "dataset": "arithmetic"},
+                                     "b": {"model": "smollm2", "dataset": "humaneval"}, "k": 4}]}
+    path = write_config(workdir, cfg)
+    jobs = planned(workdir, path)
+    assert any(o.endswith("report/tables/power.csv") for o in jobs["power"])
+    assert "verify" in jobs  # the pilot's verdicts come first
+    cfg["power"]["comparisons"][0]["b"]["model"] = "nobody"
+    out = snakemake(workdir, write_config(workdir, cfg, "bad.yaml"), "-n", check=False)
+    assert "power.comparisons.tasks.b: no planned run of model 'nobody'" in out

@@ -136,6 +136,10 @@ def test_verdict_settings_reverify_and_audit_repeats_reaudit(done):
     jobs = planned(wd, variant(wd, lambda c: c.update(verify={"audit_repeats": 5})))
     assert names(jobs["audit"]) == ["arith.parquet", "local.parquet"]
     assert not {"verify", "generate", "score", "problems"} & set(jobs)
+    # limits scaled from the reference solutions: every verdict again (from the audit it already has)
+    jobs = planned(wd, variant(wd, lambda c: c.update(verify={"reference_limits": {"factor": 4}})))
+    assert names(jobs["verify"]) == sorted(ARITH + LOCAL)
+    assert not {"audit", "generate", "score", "problems"} & set(jobs)
 
 
 def test_changed_task_reverifies_that_dataset(done):

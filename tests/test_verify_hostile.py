@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hostile.cases import CASES, CORRECT, PROMPT, TESTS
+from hostile.cases import CASES, CORRECT, PROMPT, TAMPER_CASES, TAMPER_CORRECT, TAMPER_PROMPT, TAMPER_TESTS, TESTS
 
 from ttscale.io import read_table, write_table
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
@@ -25,22 +25,23 @@ LIMITS = {"wall_s": 3, "cpu_s": 3, "memory_mb": 512}
 
 
 def _shard(tmp: Path) -> tuple[Path, Path, list[tuple[str, set[str] | None]]]:
-    problem = {
-        "problem_id": "toy/add", "position": 0, "dataset": "toy", "task": "code", "question": PROMPT,
-        "prompt_mode": "chat", "messages": "[]", "completion_prompt": "", "assistant_prefix": "", "stop": [],
-        "answer": None, "tests": TESTS, "test_style": "asserts", "entry_point": "add",
-        "solution": PROMPT + "    return a + b\n", "level": None, "metadata": json.dumps({"prompt": PROMPT}),
-    }
+    def problem(pid: str, position: int, prompt: str, tests: str, entry: str) -> dict:
+        return {"problem_id": pid, "position": position, "dataset": "toy", "task": "code", "question": prompt,
+                "prompt_mode": "chat", "messages": "[]", "completion_prompt": "", "assistant_prefix": "",
+                "stop": [], "answer": None, "tests": tests, "test_style": "asserts", "entry_point": entry,
+                "solution": None, "level": None, "metadata": json.dumps({"prompt": prompt})}
+
     problems = tmp / "problems.parquet"
-    write_table(problems, pa.Table.from_pylist([problem], schema=PROBLEMS), PROBLEMS)
+    rows = [problem("toy/add", 0, PROMPT, TESTS, "add"), problem("toy/norm", 1, TAMPER_PROMPT, TAMPER_TESTS, "norm")]
+    write_table(problems, pa.Table.from_pylist(rows, schema=PROBLEMS), PROBLEMS)
     texts, expect = [], []
-    for i, (name, text, statuses) in enumerate(CASES):
-        good = CORRECT[i % len(CORRECT)]
-        texts += [good, text]
-        expect += [("correct", None), (name, statuses)]
-    rows = [{"problem_id": "toy/add", "sample_index": i, "seed": i, "prompt": "", "text": t, "finish_reason": "stop",
+    for pid, cases, correct in (("toy/add", CASES, CORRECT), ("toy/norm", TAMPER_CASES, TAMPER_CORRECT)):
+        for i, (name, text, statuses) in enumerate(cases):
+            texts += [(pid, correct[i % len(correct)]), (pid, text)]
+            expect += [("correct", None), (name, statuses)]
+    rows = [{"problem_id": pid, "sample_index": i, "seed": i, "prompt": "", "text": t, "finish_reason": "stop",
              "prompt_tokens": 1, "completion_tokens": 1, "cumulative_logprob": None, "latency_s": None}
-            for i, t in enumerate(texts)]
+            for i, (pid, t) in enumerate(texts)]
     samples = tmp / "samples.parquet"
     write_table(samples, pa.Table.from_pylist(rows, schema=SAMPLES), SAMPLES)
     return samples, problems, expect

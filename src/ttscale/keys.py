@@ -186,9 +186,11 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
 
 
 def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
-    """The gold audit's: the verdict settings and how often each reference solution runs."""
+    """The gold audit's: the verdict settings and how often each reference solution runs (the reference
+    solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
     repeats = (config.get("verify") or {}).get("audit_repeats")
-    return {**verify_identity(config, dataset, root), "audit_repeats": repeats}
+    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k != "reference_limits"}
+    return {**ident, "audit_repeats": repeats}
 
 
 # the model settings a scorer computes with (its own, else those of its `model:`)

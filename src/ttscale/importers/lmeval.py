@@ -125,7 +125,8 @@ def _add(problems: dict[str, Problem], rec: dict, where: str, metric: str | None
     prompt = ""
     if isinstance(args, dict) and isinstance(args.get("gen_args_0"), dict):
         prompt = args["gen_args_0"].get("arg_0") if isinstance(args["gen_args_0"].get("arg_0"), str) else ""
-    p = Problem(pid, question=question, prompt=prompt, reference=extract_answer(target) or target, task="math")
+    p = Problem(pid, question=question, prompt=prompt, reference=extract_answer(target) or target, task="math",
+                origin=where)
     p.metadata = {"target": target, "doc": doc, "filter": rec["filter"]}
     if len(texts) == 1:
         answer = filtered[0]
@@ -139,6 +140,10 @@ def _add(problems: dict[str, Problem], rec: dict, where: str, metric: str | None
                               answer_key=key)
     else:
         # one label for k responses: none of them has its own; --verify labels each
+        if not any(len(q.samples) > 1 for q in problems.values()):
+            log.warning("%s: %d responses per document (repeats) scored once by lm-eval (metric %s of filter %r): "
+                        "no response has a label of its own, so ttscale's verifiers must label them (--verify)",
+                        where, len(texts), m, rec["filter"])
         for i, t in enumerate(texts):
             p.samples[i] = Sample(text=t, prompt=prompt)
     problems[pid] = p

@@ -13,6 +13,7 @@ from ttscale.errors import DataError
 from ttscale.keys import DEFAULT_BY_TASK
 from ttscale.per_sample import PerSampleStage, run_per_sample
 from ttscale.schemas import VERDICT_STATUSES, VERDICTS
+from ttscale.verify import reference
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verifier_for
 
@@ -49,7 +50,8 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
-                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None) -> dict[str, Any]:
+                 settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None,
+                 audit: str | Path | None = None) -> dict[str, Any]:
     """Verify one sample shard into its verdict shard (same rows, same order).
 
     With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
@@ -59,7 +61,9 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     settings = {**settings, "workers": settings.get("workers") or threads}
 
     def compute(todo: list[dict[str, Any]], problems: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        return verify_items([{**problems[r["problem_id"]], **r} for r in todo], settings)
+        items = [{**problems[r["problem_id"]], **r} for r in todo]
+        reference.apply(items, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+        return verify_items(items, settings)
 
     stage = PerSampleStage("verdicts", ["problem_id", "sample_index", "text"], REUSE_COLUMNS, VERDICTS, compute,
                            details=lambda: {"backend": settings.get("backend")})

