@@ -18,7 +18,7 @@ if (config.get("power") or {}).get("comparisons"):
                 for p in POWER_TABLES
             ],
         params:
-            settings=tconfig.canonical(config["power"]),
+            settings=tkeys.canonical(config["power"]),
             out_dir=lambda w, output: str(Path(output[0]).parent),
             digits=config["report"].get("digits", 4),
         conda:
