@@ -11,6 +11,7 @@ from collections import Counter
 from math import comb
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -102,6 +103,8 @@ def test_llmonk_gsm8k_votes_use_llmonks_rule(tmp_path):
     src = write_gsm8k(tmp_path / "gsm8k_eval")
     out = import_samples("llmonk", src, tmp_path / "exp", "m", "gsm8k")
     assert out["problems"] == 3 and out["samples"] == 24 and out["split_vote_groups"] == 0
+    manifest = json.loads(next((tmp_path / "exp" / "samples").rglob("manifest.json")).read_text())
+    assert manifest["labels"] == "source" and manifest["vote_keys"] == ["llmonk-gsm8k"]
     got = analyze(tmp_path / "exp")
     for k in (1, 2, 4, 8):
         want_vote = want_pass = 0.0
@@ -223,7 +226,9 @@ def test_monkey_business_release_json(tmp_path):
     arr.write_text(json.dumps(recs))
     lines = tmp_path / "GSM8K_lines.json"
     lines.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    for i, f in enumerate((arr, lines)):
+    parquet = tmp_path / "GSM8K_Llama-3-8B-Instruct.parquet"  # the hub's Parquet conversion
+    pq.write_table(pa.Table.from_pylist(recs), parquet)
+    for i, f in enumerate((arr, lines, parquet)):
         out = import_samples("monkey-business", f, tmp_path / f"exp{i}", "llama3-8b", "gsm8k")
         assert out["problems"] == 3 and out["samples"] == 24
     probs = read_table(tmp_path / "exp0" / "problems" / "gsm8k.parquet", PROBLEMS).to_pylist()

@@ -77,15 +77,18 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
     """What each config must keep to reproduce its paper (edits that break these are caught)."""
     by_dataset = {r.dataset: r for r in runs if r.strategy is None}
     if name == "monkeys":
-        for r in runs:  # 10,000 samples per problem, DeepSeek-Coder-V2's 250 (datasets.<d>.per_model)
-            assert r.samples_per_problem == (250 if r.model == "deepseek_coder_v2" else 10_000), r
+        for r in runs:  # 10,000 samples per problem, DeepSeek-Coder-V2's 250 (per_model; SWE-bench Lite's own)
+            assert r.samples_per_problem == (250 if r.model.startswith("deepseek_coder_v2") else 10_000), r
         assert {r.dataset for r in runs if r.model == "deepseek_coder_v2"} == {"code_contests"}
         assert by_dataset["gsm8k"].n_problems == by_dataset["math"].n_problems == 128
         assert by_dataset["code_contests"].n_problems == 165
         assert {config["sampling"][r.preset]["temperature"] for r in runs} == {0.6}
         scored = {(r.model, r.dataset) for r in tplan.scored_runs(config, runs, "armorm")}
         assert scored == {(m, d) for m in ("llama3_8b_it", "llama3_70b_it") for d in ("gsm8k", "math")}
-        assert sum(r.n_samples for r in runs) == 41_571_250
+        lite = by_dataset["swebench_lite"]  # the paper's headline: SWE-bench Lite, 250 samples per issue
+        assert (lite.n_problems, lite.samples_per_problem) == (300, 250)
+        assert config["datasets"]["swebench_lite"]["task"] == "repo"
+        assert sum(r.n_samples for r in runs) == 41_646_250
         assert not [r for r in runs if r.strategy]
     elif name == "snell":
         assert by_dataset["math500"].n_problems == 500

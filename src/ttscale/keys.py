@@ -168,11 +168,14 @@ def problems_identity(name: str, ds: dict[str, Any], root: Path | None = None) -
 
 
 # the verifier each task maps to unless `verify.by_task` says otherwise (part of a verdict's identity)
-DEFAULT_BY_TASK = {"code": "code", "math": "math", "other": "auto"}
+DEFAULT_BY_TASK = {"code": "code", "math": "math", "repo": "swebench", "other": "auto"}
 
 # verify settings that only say where and how fast sandboxes run (the sandboxes run the same image),
 # and the audit's own repeat count: not part of what a verdict is
 VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
+# the same for repository tasks: which engine runs the instance images, whether a container is
+# reused between patches (verdicts are the same), pulling, and where logs are kept
+REPOSITORY_RUNTIME = ("backend", "pull", "per_patch", "keep_logs")
 
 
 def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
@@ -180,6 +183,8 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
     settings = config.get("verify") or {}
     task = dataset_task(dataset, config["datasets"][dataset], root)
     ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
+    if isinstance(ident.get("repository"), dict):
+        ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
     return canonical(ident)

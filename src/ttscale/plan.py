@@ -177,6 +177,10 @@ def dataset_files(config: dict[str, Any], dataset: str) -> list[str]:
     path = (ds.get("args") or {}).get("path")
     if issubclass(cls, JsonlLoader) and path:
         files.append(os.path.expanduser(str(path)))
+    for key in getattr(cls, "jsonl_args", ()):  # loaders that read a .jsonl or a hub dataset (swebench)
+        value = str((ds.get("args") or {}).get(key) or "")
+        if value.endswith(".jsonl"):
+            files.append(os.path.expanduser(value))
     return files
 
 

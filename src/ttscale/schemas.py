@@ -50,6 +50,8 @@ VERDICT_STATUSES = (
     "syntax_error",
     "no_answer",
     "sandbox_error",
+    "patch_failed",  # repository tasks: no apply command took the patch
+    "patch_rejected",  # repository tasks: unsafe to run (paths outside the repository, binary, test hooks, size)
 )
 
 VERDICTS = pa.schema(

@@ -366,7 +366,8 @@ def _write(kind: str, source: Path, problems: Any, items: Iterator[Problem], str
     write_json(manifest, {"blocks": names, "scorers": scorers, "n": n_max, "problems": len(problems),
                           "samples": written, "importer": kind, "imported_from": str(source),
                           "labels": "ttscale verifiers" if verify is not None else "source",
-                          "vote_keys": sorted({p.extractor or "ttscale" for p in problems}),
+                          "vote_keys": ["ttscale verifiers"] if verify is not None else
+                          sorted({p.extractor or "ttscale" for p in problems}),
                           "split_vote_groups": split})
     log.info("imported %d samples of %d problems from %s into %s (%d blocks)", written, len(problems), source,
              exp / "samples" / part, len(blocks))
@@ -413,10 +414,10 @@ def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
 def vote_key(p: Problem, s: Sample) -> tuple[str | None, str | None]:
     """(extracted answer, vote key) of a sample: the source's when it names its extraction rule
     (p.extractor; None = no answer by that rule), else the given key, else ttscale's extraction."""
-    from ttscale.verify.math import canonical_key, extract_answer
-
     if p.extractor is not None:
         return s.answer, s.answer_key
+    from ttscale.verify.math import canonical_key, extract_answer
+
     answer = s.answer
     if answer is None and s.answer_key is None and p.task == "math":
         answer = extract_answer(s.text)  # so that majority vote has keys to group by

@@ -19,6 +19,7 @@ from ttscale.problems.human_eval import HumanEvalLoader
 from ttscale.problems.local import JsonlLoader, ParquetLoader
 from ttscale.problems.prompts import few_shot_examples, render_problem
 from ttscale.problems.rgym import ReasoningGymLoader
+from ttscale.problems.swebench import SWEbenchLoader
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS
 
@@ -30,6 +31,7 @@ LOADERS.register("reasoning_gym")(ReasoningGymLoader)
 LOADERS.register("jsonl")(JsonlLoader)
 LOADERS.register("parquet")(ParquetLoader)
 LOADERS.register("huggingface")(HuggingFaceLoader)
+LOADERS.register("swebench")(SWEbenchLoader)
 
 __all__ = ["LOADERS", "Loader", "Problem", "build_problems", "make_loader", "planned_count"]
 

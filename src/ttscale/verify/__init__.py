@@ -13,7 +13,7 @@ from ttscale.errors import DataError
 from ttscale.keys import DEFAULT_BY_TASK
 from ttscale.per_sample import PerSampleStage, run_per_sample
 from ttscale.schemas import VERDICT_STATUSES, VERDICTS
-from ttscale.verify import reference
+from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verifier_for
 
