@@ -29,6 +29,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/ledger.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/sequential.smk"
 include: "workflow/rules/power.smk"
 
 

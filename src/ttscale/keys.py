@@ -15,6 +15,7 @@ from typing import Any
 from ttscale.config import resolve_path as _resolve
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, make_loader
+from ttscale.reasoning import identity as reasoning_identity
 
 # --- samples -----------------------------------------------------------------------------------
 
@@ -40,6 +41,9 @@ def _pruned(d: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str,
 
 def model_identity(model: dict[str, Any]) -> dict[str, Any]:
     ident = _pruned(model, MODEL_IDENTITY_KEYS)
+    thinking = reasoning_identity(model)  # the delimiters decide the shard's answer columns
+    if thinking:
+        ident["reasoning"] = thinking
     if model.get("backend") == "openai":
         ident.pop("max_model_len", None)
         oa = model.get("openai") or {}
@@ -95,7 +99,8 @@ SCORER_SELECTION = ("engine", "datasets", "models", "strategies", "sampling")
 
 STRATEGY_IDENTITY_KEYS = (
     "kind", "beam_width", "aggregation", "step_delimiter", "max_steps", "step_tokens", "rounds",
-    "context_attempts", "revision_prompt",
+    "context_attempts", "revision_prompt", "thinking_budget", "min_thinking", "max_extensions", "continuation",
+    "answer_prefix", "answer_tokens",
 )
 
 

@@ -25,8 +25,10 @@ from ttscale.schemas import PROBLEMS, SAMPLES
 
 log = logging.getLogger(__name__)
 
-# rows to compute (sample columns + index) and the problem table by id -> one result row per input row
-Compute = Callable[[list[dict[str, Any]], dict[str, dict[str, Any]]], list[dict[str, Any]]]
+# (indices of the rows to compute, every row of the shard, the problem table by id) -> one result row
+# per index; all rows are passed because what a stage reads of a row may depend on the whole shard
+# (a reasoning model's answer spans)
+Compute = Callable[[list[int], list[dict[str, Any]], dict[str, dict[str, Any]]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -57,8 +59,8 @@ def run_per_sample(stage: PerSampleStage, samples_path: str | Path, problems_pat
     keys, values = sample_rows(rows, stage.reuse_columns)
     ident = identity_hash(identity)
     reused, sources = reusable_rows(output, samples_path, keys, values, stage.reuse_columns, ident, stage.schema)
-    todo = [rows[i] for i in range(len(rows)) if i not in reused]
-    fresh = stage.compute(todo, problems)
+    todo = [i for i in range(len(rows)) if i not in reused]
+    fresh = stage.compute(todo, rows, problems)
     if len(fresh) != len(todo):
         raise DataError(f"{output}: {len(fresh)} {stage.noun} computed for {len(todo)} samples")
     out = merged(rows, reused, fresh)

@@ -31,6 +31,9 @@ SAMPLE_COLS = ("prompt_tokens", "completion_tokens", "cumulative_logprob")
 # per problem, on the answers of a search strategy (ttscale.search.SEARCH): every token the search
 # spent, pruned beams included; NULL for repeated sampling
 SEARCH_COLS = ("search_prompt_tokens", "search_completion_tokens")
+# a reasoning model's shards (ttscale.reasoning, ttscale.search.budget): kept per sample when every
+# shard of the run has them, absent otherwise (so other runs' tables do not change)
+THINKING_COLS = ("thinking_tokens", "thinking_status", "thinking_budget", "times_extended", "times_cut")
 VERDICT_COLS = ("correct", "status", "answer_key")
 STEP_AGGS = ("last", "min", "prod", "mean")
 EXAMPLES = 5  # missing rows named in an error message
@@ -254,7 +257,8 @@ def aggregate_run(
                 "scorers": sorted(scores), "excluded": excluded, "keyed_blocks": sorted(keyed),
                 "samples": int(sum(n for n, _ in footers.values()))}
         search = all(set(SEARCH_COLS) <= names for _, names in footers.values())
-        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search)
+        thinking = tuple(c for c in THINKING_COLS if all(c in names for _, names in footers.values()))
+        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search, thinking)
         with atomic_path(out_samples) as tmp:
             kv = _q(json.dumps(meta, sort_keys=True))
             con.execute(f"COPY ({query}) TO {_q(tmp)} "
@@ -271,10 +275,11 @@ def aggregate_run(
 
 
 def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[str], model: str, dataset: str,
-                sampling: str, excluded: list[str], search: bool = False) -> str:
+                sampling: str, excluded: list[str], search: bool = False, extra: tuple[str, ...] = ()) -> str:
     """One SELECT per block (positional join, or keyed for re-ordered shards), UNION ALL in block order."""
     consts = f"{_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling"
     sample_cols = (*SAMPLE_COLS, *SEARCH_COLS) if search else SAMPLE_COLS
+    sample_cols = (*sample_cols, *extra)
     nulls = [] if search else [f"CAST(NULL AS BIGINT) AS {c}" for c in SEARCH_COLS]
     out_cols = ["s.problem_id", "s.sample_index", "p0.correct", "p0.status", "p0.answer_key",
                 *(f"s.{c}" for c in sample_cols), *nulls]

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
 from ttscale.keys import sampling_identity, sampling_key
+from ttscale.reasoning import spec_for, with_reasoning
 from ttscale.registry import Registry
 from ttscale.reuse import gather, sibling_blocks
 from ttscale.schemas import PROBLEMS, SAMPLES
@@ -38,6 +40,7 @@ BACKENDS.register("openai")(OpenAIBackend)
 def check_backends(config: dict[str, Any], source: str, root: Path) -> None:
     for name, model in config["models"].items():
         BACKENDS.get(model["backend"], f"{source}: models.{name}.backend")
+        spec_for(model, f"{source}: models.{name}.reasoning")  # a clear error for a bad preset or delimiters
 
 __all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "make_backend",
            "reusable_results", "run_block"]
@@ -244,7 +247,12 @@ def run_block(
     }
     if table.num_rows != blk.size:
         raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
-    write_table(output, table, SAMPLES, metadata=summary)
+    schema = SAMPLES
+    thinking = spec_for(config["models"][model], f"models.{model}.reasoning")
+    if thinking is not None:  # only a reasoning model's shards get the answer columns
+        table, schema = with_reasoning(table, thinking, backend)
+        summary["thinking"] = dict(Counter(table["thinking_status"].to_pylist()))
+    write_table(output, table, schema, metadata=summary)
     journal.unlink(missing_ok=True)
     log.info("wrote %s: %d samples (%d reused, %d generated), %d tokens (%d new) in %.1fs (%.0f tok/s)", output,
              table.num_rows, len(reused), len(todo), tokens, new_tokens, seconds, new_tokens / max(seconds, 1e-9))

@@ -10,6 +10,7 @@ from ttscale.config import register_check
 from ttscale.errors import DataError
 from ttscale.models.families import FAMILIES, resolve
 from ttscale.per_sample import PerSampleStage, run_per_sample
+from ttscale.reasoning import answer_rows, read_spans
 from ttscale.registry import Registry
 from ttscale.schemas import SCORE_STATUSES, SCORES
 from ttscale.score.base import Item, Scorer
@@ -57,9 +58,13 @@ def score_block(config: dict[str, Any], scorer: str, samples_path: str | Path, p
     """
     described: dict[str, Any] = {"engine": None}
 
-    def compute(todo: list[dict[str, Any]], problems: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        items = [Item(problems[r["problem_id"]]["question"],
-                      (problems[r["problem_id"]]["assistant_prefix"] or "") + (r["text"] or ""),
+    def compute(todo_rows: list[int], rows: list[dict[str, Any]], problems: dict[str, dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+        view = [{**r, "assistant_prefix": problems[r["problem_id"]]["assistant_prefix"]} for r in rows]
+        if (resolve(config["scorers"][scorer]).get("reads") or "answer") == "answer":
+            view, _ = answer_rows(view, read_spans(samples_path))  # a reasoning model's answer, not its thinking
+        todo = [view[i] for i in todo_rows]
+        items = [Item(problems[r["problem_id"]]["question"], (r["assistant_prefix"] or "") + (r["text"] or ""),
                       r["cumulative_logprob"], r["completion_tokens"] or 0) for r in todo]
         results: list[dict[str, Any]] = []
         if items:

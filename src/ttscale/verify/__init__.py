@@ -12,10 +12,11 @@ from ttscale.config import register_check
 from ttscale.errors import DataError
 from ttscale.keys import DEFAULT_BY_TASK
 from ttscale.per_sample import PerSampleStage, run_per_sample
+from ttscale.reasoning import answer_rows, read_spans
 from ttscale.schemas import VERDICT_STATUSES, VERDICTS
 from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.sandbox import SANDBOXES
-from ttscale.verify.verifiers import VERIFIERS, verifier_for
+from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,14 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     """
     settings = {**settings, "workers": settings.get("workers") or threads}
 
-    def compute(todo: list[dict[str, Any]], problems: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        items = [{**problems[r["problem_id"]], **r} for r in todo]
-        reference.apply(items, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
-        return verify_items(items, settings)
+    def compute(todo: list[int], rows: list[dict[str, Any]], problems: dict[str, dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+        # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
+        items, unanswered = answer_rows([{**problems[r["problem_id"]], **r} for r in rows], read_spans(samples_path))
+        judge = [items[i] for i in todo if i not in unanswered]
+        reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+        judged = iter(verify_items(judge, settings))
+        return [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
 
     stage = PerSampleStage("verdicts", ["problem_id", "sample_index", "text"], REUSE_COLUMNS, VERDICTS, compute,
                            details=lambda: {"backend": settings.get("backend")})
