@@ -192,14 +192,52 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
         ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
+    ident.pop("extended", None)
+    ext = extended_identity(config, dataset, root)  # a code dataset's extended tests (with their defaults)
+    if ext is not None:
+        ident["extended"] = _pruned(ext)
     return canonical(ident)
+
+
+# a code dataset's extended tests (ttscale.verify.extended): settings, defaults and identity
+EXTENDED_DEFAULTS = {"inputs": 50, "input_s": 0.1, "oversample": 3, "file": None}
+
+
+def extended_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """A dataset's extended-test settings: the defaults, then `verify.extended`, then the dataset's own
+    `extended` mapping (e.g. its EvalPlus `file`); `false` at either level turns them off (inputs 0)."""
+    top = (config.get("verify") or {}).get("extended", {})
+    own = config["datasets"][dataset].get("extended", {})
+    if top is False or own is False:
+        return {**EXTENDED_DEFAULTS, "inputs": 0}
+    return {**EXTENDED_DEFAULTS, **(top if isinstance(top, dict) else {}), **(own if isinstance(own, dict) else {})}
+
+
+def extended_enabled(config: dict[str, Any], dataset: str, root: Path | None = None) -> bool:
+    """Whether a dataset gets an extended-tests table: a code dataset with extended tests not turned off."""
+    ext = extended_settings(config, dataset)
+    wanted = int(ext["inputs"]) > 0 or bool(ext.get("file"))
+    return wanted and dataset_task(dataset, config["datasets"][dataset], root) == "code"
+
+
+def extended_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any] | None:
+    """What decides a dataset's extended tests (part of its verify identity): the settings, the experiment
+    seed, and a user file's SHA-256; None when the dataset has none."""
+    if not extended_enabled(config, dataset, root):
+        return None
+    ext = extended_settings(config, dataset)
+    out = {**ext, "seed": config.get("seed", 0)}
+    if ext.get("file") and Path(ext["file"]).exists():
+        out["file_sha256"] = hashlib.sha256(Path(ext["file"]).read_bytes()).hexdigest()
+    return out
 
 
 def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
     """The gold audit's: the verdict settings and how often each reference solution runs (the reference
     solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
     repeats = (config.get("verify") or {}).get("audit_repeats")
-    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k != "reference_limits"}
+    skip = ("reference_limits", "extended")  # extended tests do not run in the audit
+    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k not in skip}
     return {**ident, "audit_repeats": repeats}
 
 

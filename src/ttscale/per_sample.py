@@ -44,6 +44,8 @@ class PerSampleStage:
     # summary keys after the statuses (engine, backend), filled in once compute has run
     details: Callable[[], dict[str, Any]] = dict
     rate: bool = False  # add samples_per_second (computed samples over the block's time)
+    # summary keys after the common ones, from all of the block's result rows
+    extra: Callable[[list[dict[str, Any]]], dict[str, Any]] = lambda rows: {}
 
 
 def run_per_sample(stage: PerSampleStage, samples_path: str | Path, problems_path: str | Path, output: str | Path,
@@ -73,6 +75,7 @@ def run_per_sample(stage: PerSampleStage, samples_path: str | Path, problems_pat
                "seconds": round(time.time() - start, 3)}
     if stage.rate:
         summary["samples_per_second"] = round(len(todo) / max(time.time() - start, 1e-9), 1)
+    summary.update(stage.extra(out))
     if ident:
         summary.update(identity=ident, samples_digest=samples_digest(keys, values))
     write_table(output, table, stage.schema, metadata=summary)

@@ -15,6 +15,7 @@ from ttscale import plan as tplan  # noqa: E402
 from ttscale import resources as tres  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
+from ttscale.verify import extended as textended  # noqa: E402
 from ttscale.warm import note as warm_note  # noqa: E402
 
 
@@ -108,6 +109,18 @@ def run_scorers(wildcards):
 def score_files(wildcards):
     """scorer -> this run's score shards (what the aggregate stage joins)."""
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
+
+
+# dataset -> canonical JSON text of what decides its extended-tests table (code datasets with extended tests)
+EXTENDED_IDENTITY = {d: tkeys.identity_json(textended.identity(config, d)) for d in config["datasets"]
+                     if textended.enabled(config, d)}
+
+
+def extended_table(wildcards):
+    """The dataset's extended-tests table for verify (ancient, like the problem table), if it has one."""
+    if wildcards.dataset in EXTENDED_IDENTITY:
+        return ancient(f"{EXP}/extended/{wildcards.dataset}.parquet")
+    return []
 
 
 onstart:

@@ -14,6 +14,7 @@ rule verify:
         samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
         problems=problems_table,
         identity=lambda w: tplan.identity_file(config, "verify", w.dataset),
+        extended=extended_table,
         # verify.reference_limits: each problem's CPU limit comes from its reference solution's time
         audit=lambda w: [f"{EXP}/audit/{w.dataset}.parquet"] if config["verify"].get("reference_limits") else [],
     output:

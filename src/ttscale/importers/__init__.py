@@ -394,7 +394,8 @@ def _verdicts(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:
         "extracted_answer": pa.array(answers, pa.string()), "answer_key": pa.array(keys, pa.string()),
         "correct": pa.array(correct, pa.bool_()), "status": statuses,
         "tests_passed": pa.array(correct, pa.bool_()).cast(pa.int32()), "tests_total": pa.array([1] * n, pa.int32()),
-        "duration_s": pa.array([0.0] * n, pa.float64()), "output_tail": [""] * n}, schema=VERDICTS)
+        "duration_s": pa.array([0.0] * n, pa.float64()), "output_tail": [""] * n,
+        "correct_extended": pa.nulls(n, pa.bool_())}, schema=VERDICTS)  # imports bring no extended tests
 
 
 def _samples_table(rows: list[tuple[Problem, int, Sample]]) -> pa.Table:

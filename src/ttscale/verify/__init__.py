@@ -15,6 +15,7 @@ from ttscale.per_sample import PerSampleStage, run_per_sample
 from ttscale.reasoning import answer_rows, read_spans
 from ttscale.schemas import VERDICT_STATUSES, VERDICTS
 from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
+from ttscale.verify.extended import load_extended
 from ttscale.verify.sandbox import SANDBOXES
 from ttscale.verify.verifiers import VERIFIERS, verdict, verifier_for
 
@@ -52,24 +53,33 @@ def verify_items(items: list[dict[str, Any]], settings: dict[str, Any]) -> list[
 
 def verify_block(samples_path: str | Path, problems_path: str | Path, output: str | Path,
                  settings: dict[str, Any], threads: int = 1, identity: str | Path | None = None,
-                 audit: str | Path | None = None) -> dict[str, Any]:
+                 audit: str | Path | None = None, extended: str | Path | None = None) -> dict[str, Any]:
     """Verify one sample shard into its verdict shard (same rows, same order).
 
     With `identity` (the dataset's verify identity file), samples that a sibling verdict shard made
     under the same identity already judged, with the same text, keep that verdict
-    (ttscale.reuse: a grown problem block verifies only its new problems' samples).
+    (ttscale.reuse: a grown problem block verifies only its new problems' samples). With `extended`
+    (the dataset's extended-tests table), a code sample that passes its base tests also runs those.
     """
     settings = {**settings, "workers": settings.get("workers") or threads}
+    ext = load_extended(extended)  # a code dataset's extended tests: samples that pass the base tests run them
 
     def compute(todo: list[int], rows: list[dict[str, Any]], problems: dict[str, dict[str, Any]]
                 ) -> list[dict[str, Any]]:
         # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
-        items, unanswered = answer_rows([{**problems[r["problem_id"]], **r} for r in rows], read_spans(samples_path))
+        items, unanswered = answer_rows([{**problems[r["problem_id"]], **r, "extended": ext.get(r["problem_id"])}
+                                         for r in rows], read_spans(samples_path))
         judge = [items[i] for i in todo if i not in unanswered]
         reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
         judged = iter(verify_items(judge, settings))
         return [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
 
+    def summarize(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+        if not ext:
+            return {}
+        # passed the base tests, failed the extended ones
+        return {"false_positives": sum(bool(v["correct"] and v.get("correct_extended") is False) for v in verdicts)}
+
     stage = PerSampleStage("verdicts", ["problem_id", "sample_index", "text"], REUSE_COLUMNS, VERDICTS, compute,
-                           details=lambda: {"backend": settings.get("backend")})
+                           details=lambda: {"backend": settings.get("backend")}, extra=summarize)
     return run_per_sample(stage, samples_path, problems_path, output, identity)
