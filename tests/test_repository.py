@@ -11,10 +11,10 @@ import pytest
 from toy_swebench import FIX, build_all, make_instances, make_repo, patches
 
 from ttscale.errors import DataError
+from ttscale.patches import extract_patch, patch_problem
 from ttscale.problems import build_problems
 from ttscale.problems.swebench import text_files
 from ttscale.verify import verify_items
-from ttscale.verify.patches import extract_patch, patch_problem
 from ttscale.verify.repository import InstanceRunner, grade, run_patches
 
 
