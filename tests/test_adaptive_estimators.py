@@ -110,3 +110,16 @@ def test_unknown_rule_names_the_key():
     with pytest.raises(ConfigError, match="adaptive.rule.*known: band, successes"):
         next_round(np.array([4]), np.array([0]), np.array([True]), np.array([4, 8]), 0, {"rule": "thompson"})
     assert ALLOCATORS.names() == ["band", "successes"]
+
+
+def test_curve_reports_what_the_samples_can_estimate():
+    from ttscale.analysis.adaptive import coverage_curve
+
+    ends = np.array([4, 8, 16])
+    rounds = np.array([3, 1, 2])  # the second problem stopped after 4 samples with a success
+    succ = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0]])  # the third is unsolved after 8 samples
+    rows = coverage_curve(ends, rounds, succ, np.array([1, 8, 16]), 200, 0.95, np.random.default_rng(0))
+    assert [r["estimable"] for r in rows] == [True, True, False]
+    assert np.isnan(rows[2]["coverage"])
+    assert rows[1]["coverage"] == pytest.approx(1 / 3) and rows[1]["lo"] <= 1 / 3 <= rows[1]["hi"]
+    assert rows[0]["coverage"] == pytest.approx((0 + 0.25 + 0) / 3)

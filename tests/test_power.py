@@ -10,12 +10,13 @@ import pytest
 import yaml
 from scipy.stats import norm
 
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+import ttscale.plan  # noqa: F401  (imports the stages, which register their config checks)
 from ttscale.analysis.passk import pass_at_k_matrix
 from ttscale.analysis.power import Pilot, analyze_comparison, beta_quantile, price, read_pilot, run_power
 from ttscale.cli import main
 from ttscale.config import load_config
 from ttscale.errors import ConfigError, DataError
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 # The true world: per-problem rates of a ~ Beta(0.5, 2), of b ~ Beta(0.6, 1.9), coupled by a Gaussian
 # copula with correlation 0.85 (b is a somewhat stronger model on the same problems).
@@ -164,3 +165,18 @@ def test_workflow_plans_the_power_tables_from_the_named_runs(workdir):
     cfg["power"]["comparisons"][0]["b"]["model"] = "nobody"
     out = snakemake(workdir, write_config(workdir, cfg, "bad.yaml"), "-n", check=False)
     assert "power.comparisons.tasks.b: no planned run of model 'nobody'" in out
+
+
+def test_runs_on_two_datasets_are_compared_unpaired():
+    rng = np.random.default_rng(4)
+    pa, pb = _world(rng, (300,))
+    n = np.full(300, 32)
+    a = Pilot("m", "d1", "s", np.array([f"a{i}" for i in range(300)]), n, rng.binomial(32, pa), 1.0, 1.0, None)
+    b = Pilot("m", "d2", "s", np.array([f"b{i}" for i in range(300)]), n, rng.binomial(32, pb), 1.0, 1.0, None)
+    settings = {"problems": [100], "samples": [16], "alpha": 0.05, "simulations": 2000}
+    unpaired = analyze_comparison({"name": "x", "k": 4}, a, b, settings, seed=2)[0]
+    # the same problems paired (b's ids renamed to a's): a paired test is more powerful
+    b_same = Pilot("m2", "d1", "s", a.problem_id, n, b.c, 1.0, 1.0, None)
+    paired = analyze_comparison({"name": "x", "k": 4}, a, b_same, settings, seed=2)[0]
+    for method in ("parametric", "nonparametric"):
+        assert 0.05 < unpaired[f"power_{method}"] < paired[f"power_{method}"]

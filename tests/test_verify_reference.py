@@ -9,9 +9,9 @@ import pytest
 from hostile.cases import PROMPT, TESTS
 from test_verify_fidelity import _limits, _runner
 
-from ttscale.config import verify_identity
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
+from ttscale.keys import verify_identity
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
 from ttscale.verify import reference, verify_block
 from ttscale.verify.audit import AUDIT, audit_dataset
@@ -30,13 +30,11 @@ def test_a_scaled_limit_stops_a_loop_at_its_cpu_time(tmp_path):
     sample's CPU time and ends it there (a loop at the top level too); a correct sample under the same
     limit passes and reports the CPU time it used."""
     top = "while True:\n    pass\n" + GOOD
-    got = _runner([_task(0, GOOD, 0.2), _task(1, LOOP, 0.2), _task(2, top, 0.3), _task(3, LOOP, None)],
-                  _limits(tmp_path, wall_s=30, cpu_s=2))
+    got = _runner([_task(0, GOOD, 0.2), _task(1, LOOP, 0.2), _task(2, top, 0.3)], _limits(tmp_path, wall_s=30, cpu_s=2))
     assert got[0]["status"] == "passed" and 0 < got[0]["cpu_s"] < 0.2
     for r, limit in ((got[1], 0.2), (got[2], 0.3)):
         assert r["status"] == "timeout" and f"CPU time limit of {limit:g} s" in r["error"], r
         assert limit <= r["cpu_s"] < 2  # stopped near its scaled limit, not at RLIMIT_CPU's 2 s
-    assert got[3]["status"] == "timeout" and got[3]["cpu_s"] >= 1.9  # no scaled limit: the fixed one
 
 
 def test_the_rule_and_its_defaults():

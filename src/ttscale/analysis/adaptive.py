@@ -238,3 +238,24 @@ def simulate(p: np.ndarray, ends: np.ndarray, settings: dict[str, Any], runs: in
         if not active.any():
             break
     return rounds, succ
+
+
+def coverage_curve(ends: np.ndarray, rounds: np.ndarray, succ: np.ndarray, ks: np.ndarray, resamples: int,
+                   confidence: float, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Coverage@k of one adaptive run with percentile bootstrap intervals over problems (the design's
+    independent units), one row per k; a k beyond `estimable_k` is reported with `estimable` False and
+    no value rather than a biased one."""
+    from ttscale.analysis.stats import boot_means, interval, resample_counts
+
+    values = coverage_values(ends, rounds, succ, ks)  # problems x ks
+    reach = estimable_k(ends, rounds, succ)
+    counts = resample_counts(values.shape[0], resamples, rng)
+    rows = []
+    for j, k in enumerate(np.asarray(ks)):
+        row: dict[str, Any] = {"k": int(k), "estimable": bool(k <= reach), "coverage": np.nan, "lo": np.nan,
+                               "hi": np.nan}
+        if k <= reach:
+            lo, hi = interval(boot_means(values[:, j:j + 1], counts), confidence)
+            row.update(coverage=float(values[:, j].mean()), lo=float(lo[0]), hi=float(hi[0]))
+        rows.append(row)
+    return rows

@@ -27,6 +27,7 @@ per-problem differences are shifted by the stated minus the pilot's difference.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,8 +141,13 @@ _U = np.unique(np.concatenate([np.logspace(-10, -2, 300), np.linspace(0.01, 0.99
 
 
 def beta_quantile(u: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Beta quantiles by interpolating a fixed table of 2,100 (scipy's ppf per point is slow)."""
-    return np.interp(u, _U, beta_dist.ppf(_U, alpha, beta))
+    """Beta quantiles by interpolating a fixed table of 2,100 (scipy's ppf per point is slow); table
+    points where scipy's root finder gives up (far tails of extreme shapes) are left out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table = beta_dist.ppf(_U, alpha, beta)
+    ok = np.isfinite(table)
+    return np.interp(u, _U[ok], table[ok])
 
 
 def parametric_world(a: Pilot, b: Pilot, paired: bool, rng: np.random.Generator,
@@ -344,65 +350,3 @@ def run_power(config: dict[str, Any], exp: str | Path) -> tuple[list[dict[str, A
             runs.append(pilots[key])
         rows += analyze_comparison(cmp, runs[0], runs[1], {**settings, "absolute_edges": edges}, seed)
     return rows, smallest_designs(rows, float(settings["power"]))
-
-
-def power_tables(rows: list[dict[str, Any]], best: list[dict[str, Any]], out: Path, digits: int = 3) -> list[Path]:
-    """power.{csv,md,tex} (every design) and power_designs.{csv,md,tex} (the cheapest that suffice)."""
-    from ttscale.report.tables import Column, write_all
-
-    cols = [Column("comparison", "comparison", "text"), Column("bin", "bin", "text"), Column("k", "k", "int"),
-            Column("difference", "difference"), Column("problems", "problems", "int"),
-            Column("samples", "samples/problem", "int"), Column("power_parametric", "power (Beta)"),
-            Column("power_nonparametric", "power (resampled)"), Column("total_samples", "samples", "int"),
-            Column("tokens", "tokens", "sci"), Column("gpu_hours", "device hours")]
-    bcols = [Column("comparison", "comparison", "text"), Column("method", "method", "text"),
-             Column("problems", "problems", "int"), Column("samples", "samples/problem", "int"),
-             Column("power", "power"), Column("total_samples", "samples", "int"),
-             Column("gpu_hours", "device hours")]
-    key = lambda r: (r["comparison"], r["problems"], r["samples"])  # noqa: E731
-    return (write_all(out / "power", sorted(rows, key=key), cols, digits, "Power of each design")
-            + write_all(out / "power_designs", best, bcols, digits, "Cheapest design reaching the target power"))
-
-
-# --- the workflow stage -------------------------------------------------------------------------------
-
-def _planned_run(config: dict[str, Any], spec: dict[str, Any], where: str) -> Any:
-    from ttscale.plan import runs
-
-    found = [r for r in runs(config) if r.strategy is None and r.model == spec["model"]
-             and r.dataset == spec["dataset"] and spec.get("sampling") in (None, r.preset, r.key)]
-    if len(found) != 1:
-        what = "no planned run" if not found else f"{len(found)} planned runs ({', '.join(r.key for r in found)})"
-        raise ConfigError(f"{where}: {what} of model {spec['model']!r} on dataset {spec['dataset']!r}"
-                          + (f" with sampling {spec['sampling']!r}" if spec.get("sampling") else "")
-                          + "; name a planned run (and its sampling preset when there are several)")
-    return found[0]
-
-
-def pilot_shards(config: dict[str, Any]) -> list[str]:
-    """The verdict shards of every run the comparisons name (inputs of the workflow's power rule)."""
-    from ttscale.plan import shards
-
-    out: list[str] = []
-    for cmp in (config.get("power") or {}).get("comparisons") or []:
-        for side in ("a", "b"):
-            run = _planned_run(config, cmp[side], f"power.comparisons.{cmp['name']}.{side}")
-            out += [s for s in shards(config, "verdicts", run) if s not in out]
-    return out
-
-
-def power_stage(config: dict[str, Any], out_dir: str, digits: int = 4) -> None:
-    """The workflow's power rule: this experiment's own runs are the pilot; tables into the report."""
-    from ttscale.config import experiment_dir
-
-    cfg = dict(config)
-    cmps = []
-    for cmp in config["power"]["comparisons"]:
-        cmp = dict(cmp)
-        for side in ("a", "b"):
-            run = _planned_run(config, cmp[side], f"power.comparisons.{cmp['name']}.{side}")
-            cmp[side] = {**cmp[side], "sampling": run.key}
-        cmps.append(cmp)
-    cfg["power"] = {**config["power"], "comparisons": cmps}
-    rows, best = run_power(cfg, experiment_dir(config))
-    power_tables(rows, best, Path(out_dir), digits)

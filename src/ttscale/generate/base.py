@@ -55,11 +55,14 @@ class Backend:
         """Release the engine or client."""
 
 
-def render_with_tokenizer(tokenizer: Any, row: dict[str, Any]) -> tuple[str, list[dict[str, str]] | None, bool]:
+def render_with_tokenizer(tokenizer: Any, row: dict[str, Any], reasoning: Any = None
+                          ) -> tuple[str, list[dict[str, str]] | None, bool]:
     """Chat rows go through the tokenizer's chat template; completion rows are sent as written.
 
     The chat template already holds any special tokens the model wants (BOS for Llama 3), so those
     prompts are tokenized without adding more; plain completion prompts get the tokenizer's BOS.
+    With a reasoning setting (ttscale.reasoning.ReasoningSpec) earlier assistant turns lose their
+    thinking and the template gets the setting's options (Qwen3's enable_thinking).
     """
     prefix = row.get("assistant_prefix") or ""
     if row.get("prompt_mode", "chat") == "completion":
@@ -67,5 +70,10 @@ def render_with_tokenizer(tokenizer: Any, row: dict[str, Any]) -> tuple[str, lis
     messages = json.loads(row["messages"])
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the model's tokenizer has no chat template; use prompt.mode: completion")
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    options: dict[str, Any] = {}
+    if reasoning is not None:
+        from ttscale.reasoning import chat_messages
+
+        messages, options = chat_messages(messages, reasoning), dict(reasoning.chat_template_kwargs)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **options)
     return text + prefix, messages, False

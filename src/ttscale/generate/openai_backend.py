@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from ttscale.generate.base import Backend, Request, Result, render_with_tokenizer
 from ttscale.generate.progress import Progress
+from ttscale.reasoning import chat_messages, spec_for
 
 log = logging.getLogger(__name__)
 _STANDARD = {
@@ -69,11 +70,11 @@ class OpenAIBackend(Backend):
         if self.settings["endpoint"] == "chat":
             if row.get("prompt_mode") == "completion":
                 raise ValueError("a chat endpoint cannot send completion-mode prompts")
-            messages = json.loads(row["messages"])
+            messages = chat_messages(json.loads(row["messages"]), spec_for(self.model))
             if row.get("assistant_prefix"):
                 messages = [*messages, {"role": "assistant", "content": row["assistant_prefix"]}]
             return json.dumps(messages, ensure_ascii=False), messages, False
-        return render_with_tokenizer(self.tokenizer, row)
+        return render_with_tokenizer(self.tokenizer, row, spec_for(self.model))
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -94,6 +95,9 @@ class OpenAIBackend(Backend):
         body.update(extra)
         if self.settings["endpoint"] == "chat":
             body["messages"] = r.messages
+            thinking = spec_for(self.model)
+            if thinking is not None and thinking.chat_template_kwargs:  # vLLM/SGLang servers apply them
+                body["chat_template_kwargs"] = dict(thinking.chat_template_kwargs)
             if r.messages and r.messages[-1].get("role") == "assistant":
                 # render() ends the messages with the assistant prefix; without these the server closes
                 # that turn and opens a new one, and the text would not continue the prefix.

@@ -10,6 +10,7 @@ from ttscale.engine import make_llm
 from ttscale.generate.base import Backend, Request, Result, render_with_tokenizer
 from ttscale.generate.progress import Progress, tqdm_for
 from ttscale.models.resolve import resolve_model_path
+from ttscale.reasoning import spec_for
 
 
 def sampling_params(params: dict[str, Any], seed: int):
@@ -53,7 +54,7 @@ class VLLMBackend(Backend):
         self.tokenizer = self.llm.get_tokenizer()
 
     def render(self, row: dict[str, Any]) -> tuple[str, list[dict[str, str]] | None, bool]:
-        return render_with_tokenizer(self.tokenizer, row)
+        return render_with_tokenizer(self.tokenizer, row, spec_for(self.model))
 
     def generate(self, requests: list[Request], progress: Progress,
                  journal: Path | None = None) -> list[Result]:

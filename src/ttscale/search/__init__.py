@@ -1,5 +1,8 @@
 """Search strategies as generation variants: beam search, lookahead search, DVTS and sequential revisions.
 
+The planner plans search runs and ttscale.route hands their blocks here with a backend of the
+generate stage and, for beam and DVTS, a step scorer of the score stage.
+
 A strategy run writes the sample-shard format (so verification, scoring and analysis treat it like
 repeated sampling) plus the search's metadata: each answer's steps and step scores, and per
 problem the tokens the whole search spent (pruned beams included), so strategies compare at
@@ -16,11 +19,15 @@ from typing import Any
 import pyarrow as pa
 
 from ttscale.blocks import Block
+from ttscale.config import register_check
 from ttscale.errors import ConfigError, DataError
+from ttscale.generate import block_problems
 from ttscale.generate.progress import Progress
 from ttscale.io import read_table, write_table
+from ttscale.reasoning import spec_for
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
+from ttscale.search.budget import budget_forcing
 from ttscale.search.lookahead import lookahead_search
 from ttscale.search.strategies import SearchOutput, SearchProblem, SearchSpec, beam_search, dvts, revisions
 from ttscale.seeds import sample_seed
@@ -31,6 +38,7 @@ STRATEGIES: Registry[Any] = Registry("search strategy")
 STRATEGIES.register("beam")(beam_search)
 STRATEGIES.register("dvts")(dvts)
 STRATEGIES.register("revisions")(revisions)
+STRATEGIES.register("budget_forcing")(budget_forcing)
 STRATEGIES.register("lookahead")(lookahead_search)
 
 NEEDS_SCORER = {"beam", "dvts", "lookahead"}
@@ -64,9 +72,16 @@ def check_strategy(name: str, spec: dict[str, Any], config: dict[str, Any]) -> N
                 raise ConfigError(f"strategies.{name}.budgets: {b} is not a multiple of rounds {spec['rounds']}")
 
 
+@register_check("strategies", __name__)
+def check_strategies(config: dict[str, Any], source: str, root: Path) -> None:
+    for name, spec in (config.get("strategies") or {}).items():
+        check_strategy(name, spec, config)
+
+
 def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> SearchSpec:
     keys = ("beam_width", "max_steps", "step_delimiter", "step_tokens", "aggregation", "rounds",
-            "context_attempts", "revision_prompt", "lookahead")
+            "context_attempts", "revision_prompt", "lookahead", "thinking_budget", "min_thinking",
+            "max_extensions", "continuation", "answer_prefix", "answer_tokens")
     return SearchSpec(kind=spec["kind"], budget=budget, params=params,
                       **{k: spec[k] for k in keys if spec.get(k) is not None})
 
@@ -74,8 +89,6 @@ def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> Se
 def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_path: str | Path,
                      output: str | Path, backend: Any, scorer: Any = None) -> dict[str, Any]:
     """Search every problem of the block and write its N answers per problem."""
-    from ttscale.generate import block_problems
-
     strategy = config["strategies"][run.strategy]
     rows = block_problems(read_table(problems_path, PROBLEMS), block, str(problems_path))
     if (block.s0, block.s1) != (0, run.budget):
@@ -94,7 +107,9 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
     fn = STRATEGIES.get(strategy["kind"])
     progress = Progress(len(problems) * run.budget, f"{strategy['kind']} answers")
     start = time.time()
-    kwargs = {"render": backend.render} if strategy["kind"] == "revisions" else {}
+    kwargs: dict[str, Any] = {"render": backend.render} if strategy["kind"] == "revisions" else {}
+    if strategy["kind"] == "budget_forcing":
+        kwargs["reasoning"] = spec_for(config["models"][run.model], f"models.{run.model}.reasoning")
     out: SearchOutput = fn(problems, backend, scorer, spec, seed_fn, progress, **kwargs)
     seconds = time.time() - start
     table_rows = []
@@ -113,9 +128,10 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
                 "strategy": run.strategy, "budget": run.budget, "steps": list(b.steps),
                 "step_scores": list(b.step_scores) or None,
                 "search_prompt_tokens": acc.prompt_tokens, "search_completion_tokens": acc.completion_tokens,
-                "search_scored_tokens": acc.scored_tokens,
+                "search_scored_tokens": acc.scored_tokens, **b.meta,
             })
-    table = pa.Table.from_pylist(table_rows, schema=SEARCH)
+    schema = pa.schema([*SEARCH, *out.columns])
+    table = pa.Table.from_pylist(table_rows, schema=schema)
     if table.num_rows != block.size:
         raise DataError(f"{output}: {table.num_rows} answers, block {block.name} needs {block.size}")
     tokens = sum(a.completion_tokens for a in out.accounting)
@@ -123,7 +139,7 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
                "strategy": run.strategy, "kind": strategy["kind"], "budget": run.budget, "rows": table.num_rows,
                "engine": backend.describe(), "seconds": round(seconds, 3), "completion_tokens": tokens,
                "tokens_per_second": round(tokens / max(seconds, 1e-9), 1)}
-    write_table(output, table, SEARCH, metadata=summary)
+    write_table(output, table, schema, metadata=summary)
     log.info("wrote %s: %d answers of %s (N=%d), %d tokens in %.1fs", output, table.num_rows, strategy["kind"],
              run.budget, tokens, seconds)
     return summary

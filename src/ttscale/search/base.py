@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ttscale.generate.base import Request, Result
 from ttscale.generate.progress import Progress
@@ -27,6 +27,7 @@ class Beam:
     completion_tokens: int = 0
     cumulative_logprob: float = 0.0
     parent: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # a strategy's own per-answer columns
 
     @property
     def text(self) -> str:

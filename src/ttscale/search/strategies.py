@@ -39,6 +39,12 @@ class SearchSpec:
     context_attempts: int = 4  # revisions: previous attempts kept in the prompt
     revision_prompt: str = "Check your previous answer for mistakes and give a corrected solution."
     lookahead: int = 1  # lookahead search: k, the greedy rollout steps behind each step's score
+    thinking_budget: int = 1024  # budget forcing: most tokens of thinking
+    min_thinking: int | None = None  # budget forcing: extend thinking that ends below this (default the budget)
+    max_extensions: int = 0  # budget forcing: times an early end is suppressed
+    continuation: str = "Wait"  # budget forcing: what replaces a suppressed end delimiter
+    answer_prefix: str = "\n\n"  # budget forcing: text after the closed block, before the answer
+    answer_tokens: int = 256  # budget forcing: most tokens of the answer
     params: dict[str, Any] = field(default_factory=dict)  # sampling parameters (temperature, ...)
 
 
@@ -51,6 +57,7 @@ class SearchOutput:
 
     candidates: list[list[Beam]]
     accounting: list[Accounting]
+    columns: list[tuple[str, Any]] = field(default_factory=list)  # extra shard columns, filled from Beam.meta
 
 
 def _strip(step: str, delimiter: str) -> str:
