@@ -19,15 +19,18 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/identity.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/problems.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/extend.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/ledger.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/imperfect.smk"
 include: "workflow/rules/sequential.smk"
 include: "workflow/rules/power.smk"
 

@@ -19,6 +19,7 @@ comment line, so none is deduplicated away). Two baselines on the same patches, 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -58,7 +59,9 @@ def official(instances: dict[str, dict], jobs: list[tuple[str, str]], workers: i
         def one(k: int) -> bool:
             iid, patch = jobs[k]
             pred = {"instance_id": iid, "model_name_or_path": f"p{k}", "model_patch": patch}
-            res = run_instance(make_test_spec(instances[iid]), pred, client, "bench", timeout=600)
+            # a run id per patch: the harness names its container after instance and run id, and removes a
+            # container of that name it finds, so two patches of one instance at once would kill each other
+            res = run_instance(make_test_spec(instances[iid]), pred, client, f"bench{k}", timeout=600)
             return bool(res and res[1][iid]["resolved"])
 
         with ThreadPoolExecutor(workers) as pool:
@@ -77,8 +80,6 @@ def main() -> None:
         repo, instances, _ = build_all(folder)
         metas = {}
         for inst in instances:
-            import json
-
             metas[inst["instance_id"]] = {**inst, "FAIL_TO_PASS": json.loads(inst["FAIL_TO_PASS"]),
                                           "PASS_TO_PASS": json.loads(inst["PASS_TO_PASS"])}
         jobs = variants(repo, args.patches)

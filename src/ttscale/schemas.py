@@ -66,6 +66,25 @@ VERDICTS = pa.schema(
         ("tests_total", pa.int32()),
         ("duration_s", pa.float64()),
         ("output_tail", pa.string()),
+        # null where the problem has no extended tests (ttscale.verify.extended); false where the base failed.
+        # Optional: shards written before it existed read with nulls (ttscale.io.read_table).
+        pa.field("correct_extended", pa.bool_(), metadata={"optional": "true"}),
+    ]
+)
+
+# Extended tests of a dataset, one row per problem (ttscale.verify.extended): `call` inputs are reprs of
+# argument tuples and outputs reprs of return values; `stdio` inputs are stdin texts and outputs stdout.
+EXTENDED = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("source", pa.string()),  # mutation, evalplus, none
+        ("kind", pa.string()),  # call, stdio
+        ("inputs", pa.list_(pa.string())),
+        ("outputs", pa.list_(pa.string())),
+        ("atol", pa.float64()),
+        ("seeds", pa.int32()),
+        ("candidates", pa.int32()),
+        ("note", pa.string()),
     ]
 )
 
@@ -85,3 +104,14 @@ SCORES = pa.schema(
         ("score_mean", pa.float64()),
     ]
 )
+
+# the gold audit of a dataset's reference solutions (ttscale.verify.audit), one row per problem
+AUDIT = pa.schema([
+    ("problem_id", pa.string()),
+    ("runs", pa.int32()),
+    ("passes", pa.int32()),
+    ("verdict", pa.string()),  # ok, broken, flaky, no_solution
+    ("statuses", pa.string()),
+    ("first_error", pa.string()),
+    ("ref_cpu_s", pa.float64()),  # the reference solution's CPU time (median of passing runs; ttscale.verify.reference)
+])

@@ -10,10 +10,12 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from ttscale import config as tconfig  # noqa: E402
+from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale import resources as tres  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
+from ttscale.verify import extended as textended  # noqa: E402
 from ttscale.warm import note as warm_note  # noqa: E402
 
 
@@ -109,9 +111,16 @@ def score_files(wildcards):
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
 
 
-# (stage, name) -> canonical JSON text of an identity file R/identity/<stage>/<name>.json; the stage
-# files fill it in, rule `identity` (verify.smk) writes it
-IDENTITIES = {}
+# dataset -> canonical JSON text of what decides its extended-tests table (code datasets with extended tests)
+EXTENDED_IDENTITY = {d: tkeys.identity_json(textended.identity(config, d)) for d in config["datasets"]
+                     if textended.enabled(config, d)}
+
+
+def extended_table(wildcards):
+    """The dataset's extended-tests table for verify (ancient, like the problem table), if it has one."""
+    if wildcards.dataset in EXTENDED_IDENTITY:
+        return ancient(f"{EXP}/extended/{wildcards.dataset}.parquet")
+    return []
 
 
 onstart:

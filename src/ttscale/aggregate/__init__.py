@@ -34,7 +34,9 @@ SEARCH_COLS = ("search_prompt_tokens", "search_completion_tokens")
 # a reasoning model's shards (ttscale.reasoning, ttscale.search.budget): kept per sample when every
 # shard of the run has them, absent otherwise (so other runs' tables do not change)
 THINKING_COLS = ("thinking_tokens", "thinking_status", "thinking_budget", "times_extended", "times_cut")
-VERDICT_COLS = ("correct", "status", "answer_key")
+VERDICT_COLS = ("correct", "status", "answer_key", "correct_extended")
+# optional verdict columns and their type: NULL for shards written before the column existed
+OPTIONAL_COLS = {"correct_extended": "BOOLEAN"}
 STEP_AGGS = ("last", "min", "prod", "mean")
 EXAMPLES = 5  # missing rows named in an error message
 
@@ -101,8 +103,13 @@ class _Partner:
     def __init__(self, stage: str, files: Sequence[str], cols: dict[str, str], schema: pa.Schema) -> None:
         self.stage = stage
         self.cols = cols  # source column -> output column
-        _check_files(stage, files, schema)
+        self.names = {b: names for b, (_, names) in _check_files(stage, files, schema).items()}
         self.by_block = {Path(f).stem: str(f) for f in files}
+
+    def select(self, block: str) -> str:
+        """`source AS output` for each column; an optional column the block's shard lacks is NULL."""
+        return ", ".join(f"{c} AS {_ident(d)}" if c in self.names[block] or c not in OPTIONAL_COLS
+                         else f"CAST(NULL AS {OPTIONAL_COLS[c]}) AS {_ident(d)}" for c, d in self.cols.items())
 
 
 def _pair(samples: dict[str, str], partner: _Partner) -> None:
@@ -214,7 +221,8 @@ def aggregate_run(
     """Check and join one run's shards; write the per-sample and per-problem tables.
 
     Per-sample columns: model, dataset, sampling, problem_id, sample_index, correct, status,
-    answer_key, prompt_tokens, completion_tokens, cumulative_logprob, search_prompt_tokens,
+    answer_key, correct_extended (NULL without extended tests), prompt_tokens, completion_tokens,
+    cumulative_logprob, search_prompt_tokens,
     search_completion_tokens (NULL unless the run is a search strategy), and per scorer
     `score_<scorer>` plus its step aggregations `score_<scorer>_{last,min,prod,mean}`.
     Problems in `exclude` are checked like all others but left out of both tables.
@@ -281,7 +289,7 @@ def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[st
     sample_cols = (*SAMPLE_COLS, *SEARCH_COLS) if search else SAMPLE_COLS
     sample_cols = (*sample_cols, *extra)
     nulls = [] if search else [f"CAST(NULL AS BIGINT) AS {c}" for c in SEARCH_COLS]
-    out_cols = ["s.problem_id", "s.sample_index", "p0.correct", "p0.status", "p0.answer_key",
+    out_cols = ["s.problem_id", "s.sample_index", "p0.correct", "p0.status", "p0.answer_key", "p0.correct_extended",
                 *(f"s.{c}" for c in sample_cols), *nulls]
     for j, p in enumerate(partners[1:], start=1):
         out_cols += [f"p{j}.{_ident(dst)}" for dst in p.cols.values()]
@@ -294,8 +302,7 @@ def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[st
         if block in keyed:
             src = f"(SELECT {src_cols}, file_row_number FROM read_parquet({_q(spath)}, file_row_number=true)) s"
             joins = " ".join(
-                f"JOIN (SELECT problem_id, sample_index, "
-                f"{', '.join(f'{c} AS {_ident(d)}' for c, d in p.cols.items())} "
+                f"JOIN (SELECT problem_id, sample_index, {p.select(block)} "
                 f"FROM read_parquet({_q(p.by_block[block])})) p{j} "
                 f"USING (problem_id, sample_index)"
                 for j, p in enumerate(partners)
@@ -305,7 +312,7 @@ def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[st
         else:
             src = f"(SELECT {src_cols} FROM read_parquet({_q(spath)})) s"
             joins = " ".join(
-                f"POSITIONAL JOIN (SELECT {', '.join(f'{c} AS {_ident(d)}' for c, d in p.cols.items())} "
+                f"POSITIONAL JOIN (SELECT {p.select(block)} "
                 f"FROM read_parquet({_q(p.by_block[block])})) p{j}"
                 for j, p in enumerate(partners)
             )

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ttscale.aggregate import STEP_AGGS
 from ttscale.analysis.estimators import group_labels
+from ttscale.analysis.selectors import available
 from ttscale.errors import DataError
 
 
@@ -107,6 +108,10 @@ class RunData:
     scores: Mapping[str, np.ndarray] = field(default_factory=dict)  # score name -> P x n (NaN = unscored)
     unscored: frozenset[str] = frozenset()  # score columns that hold no value at all
     search_tokens: np.ndarray | None = None  # per problem: every token a search strategy sent and generated
+    # P x n: correct under the extended tests (ttscale.verify.extended), the base verdict where a problem has
+    # none; None when the run has no extended verdicts at all. `extended`: P, whether the problem has them.
+    correct_extended: np.ndarray | None = None
+    extended: np.ndarray | None = None
 
     @property
     def n_problems(self) -> int:
@@ -215,6 +220,14 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
 
     correct = dense(t["correct"].fill_null(False).to_numpy(zero_copy_only=False), bool)
     labels, sizes, corr = group_labels(dense(_codes(t["answer_key"]), np.int64), correct)
+    correct_ext = has_ext = None
+    if "correct_extended" in schema.names:
+        ext = pq.read_table(samples_path, columns=["correct_extended"])["correct_extended"]
+        if ext.null_count < len(ext):
+            known = dense(ext.is_valid().to_numpy(zero_copy_only=False), bool)
+            value = dense(ext.fill_null(False).to_numpy(zero_copy_only=False), bool)
+            correct_ext = np.where(known, value, correct)
+            has_ext = known.any(axis=1)
     # unknown token counts (an import without --tokenizer) stay NaN: 0 would claim free samples
     ptoks = dense(t["prompt_tokens"].cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
     ctoks = dense(t["completion_tokens"].cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
@@ -236,7 +249,7 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
         model=str(probs["model"][0]), dataset=str(probs["dataset"][0]), sampling=str(probs["sampling"][0]),
         problem_ids=pids, levels=probs["level"].to_pylist(), correct=correct, labels=labels,
         group_sizes=sizes, group_corr=corr, prompt_tokens=ptoks, completion_tokens=ctoks, scores=scores,
-        unscored=frozenset(unscored), search_tokens=search_tokens,
+        unscored=frozenset(unscored), search_tokens=search_tokens, correct_extended=correct_ext, extended=has_ext,
     )
 
 
@@ -257,14 +270,11 @@ def _empty_columns(meta: pq.FileMetaData, columns: set[str]) -> set[str]:
 def selector_names(data: RunData, include: list[str], exclude: list[str] = ()) -> list[str]:
     """Selectors available for this run, filtered by the config's fnmatch patterns.
 
-    vote needs answer keys; best:<score> exists for every score; wvote:<score> for every score but
-    the log-probability baselines (negative, so not usable as vote weights).
+    What each kind needs is in ttscale.analysis.selectors.SELECTORS: vote needs answer keys;
+    best:<score> exists for every score; wvote:<score> for every score but the log-probability
+    baselines (negative, so not usable as vote weights).
     """
-    voting = bool((data.labels >= 0).any())
-    names = ["vote"] if voting else []
-    names += [f"best:{s}" for s in data.scores]
-    if voting:
-        names += [f"wvote:{s}" for s in data.scores if s not in ("logprob", "mean_logprob")]
+    names = available(data.scores, voting=bool((data.labels >= 0).any()))
 
     def match(name: str, patterns: list[str]) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -199,14 +199,23 @@ class PodmanRepoBox(RepoBox):
         self.backend.run("rm", "-f", self.cid, check=False)
 
 
+# every process but init and the shell running this (kill(-1) spares its caller): run by the exec's own
+# shell, never a subshell, whose parent it would kill
+KILL_ALL = "kill -9 -1 2>/dev/null; sleep 0.05; kill -9 -1 2>/dev/null"
+
+
 def reset_script(base_commit: str, gitconfig: str | None, keep_ignored: list[str]) -> str:
-    """Kill everything a patch left running, wipe /tmp, and put the repository back at its base commit:
-    tracked and untracked files, and ignored files that were not there when the box started."""
+    """Kill everything a patch left running, then reset_body."""
+    return KILL_ALL + "\n" + reset_body(base_commit, gitconfig, keep_ignored)
+
+
+def reset_body(base_commit: str, gitconfig: str | None, keep_ignored: list[str]) -> str:
+    """Wipe /tmp and put the repository back at its base commit: tracked and untracked files, and
+    ignored files that were not there when the box started; exits non-zero if git cannot."""
     keep = "\n".join(keep_ignored)
     restore = (f"printf %s {shlex.quote(gitconfig)} > ~/.gitconfig" if gitconfig is not None
                else "rm -f ~/.gitconfig")
     return f"""
-kill -9 -1 2>/dev/null; sleep 0.05; kill -9 -1 2>/dev/null
 find /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; rm -rf {STAGE}; mkdir -p {STAGE}
 {restore}
 cd {WORKDIR} || exit 90

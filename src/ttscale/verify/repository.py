@@ -12,7 +12,7 @@ log is graded with swebench.harness.grading.get_eval_report on swebench.harness.
 
 Statuses: passed (resolved), failed (applied, not resolved, or no parseable test output), timeout
 (the eval script ran past `wall_s`), patch_failed (no apply command took it), patch_rejected (unsafe
-to run: ttscale.verify.patches.patch_problem), no_answer (no patch in the response), sandbox_error.
+to run: ttscale.patches.patch_problem), no_answer (no patch in the response), sandbox_error.
 """
 
 from __future__ import annotations
@@ -28,8 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ttscale.verify.patches import extract_patch, patch_problem
-from ttscale.verify.repo_containers import REPO_BACKENDS, STAGE, RepoBackend, RepoBox, reset_script
+from ttscale.patches import extract_patch, patch_problem
+from ttscale.verify.repo_containers import (
+    KILL_ALL,
+    REPO_BACKENDS,
+    STAGE,
+    RepoBackend,
+    RepoBox,
+    reset_body,
+    reset_script,
+)
 from ttscale.verify.verifiers import KEPT_ANSWER, VERIFIERS, Verifier, response, verdict
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,7 @@ REPOSITORY = {
 APPLY = ("git apply --verbose", "git apply --verbose --3way", "git apply --verbose --reject",
          "patch --batch --forward --fuzz=5 -p1 -i")  # swebench.harness.run_evaluation.GIT_APPLY_CMDS
 APPLIED, NOT_APPLIED, TIMED_OUT = 0, 3, 4
+RESET_FAILED = 100  # added to the step's code when the reset after it failed (the box is replaced)
 
 
 def step_script(wall_s: float, max_log: int) -> str:
@@ -101,6 +110,7 @@ class InstanceRunner:
         self.box: RepoBox | None = None
         self.baseline: set[str] = set()
         self.reset = ""
+        self.after_step = ""  # the reset, run by the same exec as the patch (one engine round trip less)
         self.starts = 0
 
     def _open(self) -> RepoBox:
@@ -112,6 +122,8 @@ class InstanceRunner:
             _, out = box.exec("git ls-files -z --others --ignored --exclude-standard --directory")
             keep = [p for p in out.decode("utf-8", "replace").split("\0") if p]
             self.reset = reset_script(self.meta["base_commit"], gitconfig, keep)
+            body = reset_body(self.meta["base_commit"], gitconfig, keep)
+            self.after_step = f"{KILL_ALL}\n( {body} ) >/dev/null 2>&1 || rc=$((rc + {RESET_FAILED}))\n"
             self._clean(box)
             self.baseline = box.changes()
         except Exception:
@@ -131,13 +143,16 @@ class InstanceRunner:
             if self.box is None:
                 self.box = self._open()
             self.box.put({"patch.diff": patch.encode(), "eval.sh": self.script, "step.sh": self.step})
-            rc, out = self.box.exec(f"bash {STAGE}/step.sh")
+            reset = "" if self.s["per_patch"] else self.after_step
+            rc, out = self.box.exec(f"bash {STAGE}/step.sh; rc=$?\n{reset}exit $rc")
         except Exception as exc:
             self.close()
             return {"status": "sandbox_error", "tail": f"{type(exc).__name__}: {exc}"[-500:],
                     "duration": time.monotonic() - start}
         text = out.decode("utf-8", "replace")
-        self.after()
+        reset_ok = rc < RESET_FAILED
+        rc = rc if reset_ok else rc - RESET_FAILED
+        self.after(reset_ok)
         took = time.monotonic() - start
         if rc == NOT_APPLIED:
             return {"status": "patch_failed", "tail": text, "duration": took}
@@ -154,15 +169,17 @@ class InstanceRunner:
         return {"status": "passed" if report["resolved"] else "failed", "tail": text, "duration": took,
                 "passed": passed, "total": total, "log": text, "report": report}
 
-    def after(self) -> None:
-        """Reset the box for the next patch; replace it if the run changed files outside the repository."""
+    def after(self, reset_ok: bool) -> None:
+        """The box was reset by the patch's own exec: replace it if that failed or if the run changed
+        files outside the repository."""
         if self.box is None:
             return
-        if self.s["per_patch"]:
+        if self.s["per_patch"] or not reset_ok:
+            if not reset_ok:
+                log.warning("%s: resetting the container failed; starting a new one", self.meta["instance_id"])
             self.close()
             return
         try:
-            self._clean(self.box)
             changed = self.box.changes() - self.baseline
         except Exception as exc:
             log.warning("%s: resetting the container failed (%s); starting a new one", self.meta["instance_id"], exc)

@@ -155,6 +155,54 @@ def compile_prompt(source: str | None):
     return _COMPILED[key]
 
 
+_EXTENDED: dict = {}
+
+
+def extended_cases(ext: dict) -> list[tuple]:
+    """(argument tuple, expected value) of each extended input (ttscale.verify.extended: reprs of Python
+    literals), parsed once per distinct set in the parent, so every forked child inherits them."""
+    key = (tuple(ext["inputs"]), tuple(ext["outputs"]))
+    if key not in _EXTENDED:
+        if len(_EXTENDED) > 256:
+            _EXTENDED.clear()
+        _EXTENDED[key] = [(ast.literal_eval(a), ast.literal_eval(b)) for a, b in zip(*key, strict=True)]
+    return _EXTENDED[key]
+
+
+def _close(got, want, atol: float, _type=type, _float=float, _abs=abs, _max=max, _len=len) -> bool:
+    """An extended test's comparison: floats within max(atol, 1e-6 relative) (the stdin/stdout rule),
+    anywhere in a list, tuple or dict; everything else as the strict `==` of asserts-style tests."""
+    if _type(want) is _float and _type(got) in (int, _float):
+        return got == want or _abs(got - want) <= _max(atol, 1e-6 * _max(1.0, _abs(want)))
+    if _type(want) in (list, tuple) and _type(got) is _type(want) and _len(got) == _len(want):
+        return all(_close(g, w, atol) for g, w in zip(got, want, strict=False))
+    if _type(want) is dict and _type(got) is dict and got.keys() == want.keys():
+        return all(_close(got[k], want[k], atol) for k in want)
+    return _strict_eq(got, want)
+
+
+def _run_extended(fn, ext: dict, nonce: str) -> dict:
+    """Call the sample's function on every extended input in this process; stop at the first failure.
+    The answer is the report's second line (`status` stays the base tests' verdict)."""
+    import copy
+
+    cases, atol = extended_cases(ext), float(ext.get("atol") or 0.0)
+    for i, (args, want) in enumerate(cases):
+        try:
+            got = fn(*copy.deepcopy(args))
+        except BaseException as exc:
+            return {"status": "passed", "extended": "failed", "ext_index": i,
+                    "ext_error": f"{type(exc).__name__}: {exc}"[:200], "marker": nonce}
+        if not _close(got, want, atol):
+            try:
+                shown = repr(got)[:200]
+            except BaseException:
+                shown = "<unprintable>"
+            return {"status": "passed", "extended": "failed", "ext_index": i, "ext_error": f"returned {shown}",
+                    "marker": nonce}
+    return {"status": "passed", "extended": "passed", "ext_index": len(cases), "marker": nonce}
+
+
 def _tokens_equal(got: str, want: str, tol: float = 1e-6) -> bool:
     a, b = got.split(), want.split()
     if len(a) != len(b):
@@ -597,6 +645,11 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
             exec(tests, env)
             status = {"status": "passed", "marker": nonce, "tests_passed": counter[0],
                       "tests_total": max(total, counter[0])}
+            if task.get("extended"):  # the base verdict first: a sample that then hangs keeps it
+                os.write(rep_w, (flat_json(status) + "\n").encode())
+                if sample.cpu_limit is not None:  # a reference-scaled limit: the same budget again
+                    sample.cpu_limit += sample.cpu()
+                status = _run_extended(env.get(task["entry_point"]), task["extended"], nonce)
         else:
             run_as_main(code, as_main(workdir))
             sys.stdout.flush()
@@ -791,6 +844,8 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             compile_prompt(task.get("prompt"))
         except SyntaxError:
             pass  # reported by the child as the tests' own error
+        if task.get("extended"):
+            extended_cases(task["extended"])  # trusted literals; the child reuses them
     out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
     report = bytearray()
     wall, renice_after = float(lim["wall_s"]), float(lim.get("renice_after_s", 0.05))
@@ -877,6 +932,11 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     except ChildProcessError:
         wstatus = 0
     duration = time.monotonic() - start
+    if reason and task["kind"] == "asserts" and task.get("extended"):
+        # killed during the extended tests: the base verdict is already in the report pipe
+        os.set_blocking(rep_r, False)
+        while (chunk := _read(rep_r)) and len(report) < 65536:
+            report += chunk
     for fd in (out_r, rep_r, pidfd):
         try:
             if fd is not None:
@@ -885,12 +945,41 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
               "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
-    parsed = None
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim, task["kind"],
+                                bool(task.get("extended"))))
+    return result
+
+
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict,
+                  kind: str, extended: bool = False) -> dict:
+    """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
+
+    `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
+    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
+    is the harness's JSON, which must carry `nonce` to count as passed; the second, for an asserts task
+    with `extended` tests, the extended tests' report), `kind` the task's test style (asserts or
+    stdio). Pure: tested for every status and signal without running anything.
+    """
+    parsed = ext = None
+    calls = kind == "asserts" and extended  # extended inputs run in this process
     if report:
+        lines = report.decode("utf-8", "replace").splitlines()
         try:
-            parsed = json.loads(report.decode("utf-8", "replace").splitlines()[0])
+            parsed = json.loads(lines[0])
+            ext = json.loads(lines[1]) if len(lines) > 1 and calls else None
         except (ValueError, IndexError):
-            parsed = None
+            parsed = parsed if isinstance(parsed, dict) else None
+    result: dict = {}
+    if calls and isinstance(parsed, dict) and parsed.get("status") == "passed" \
+            and parsed.get("marker") == nonce:
+        # the base tests passed; whatever happened next (a hang, a kill) is the extended tests' failure
+        result.update(status="passed", tests_passed=parsed.get("tests_passed"), tests_total=parsed.get("tests_total"))
+        if isinstance(ext, dict) and ext.get("marker") == nonce:
+            result.update({k: ext[k] for k in ("extended", "ext_index", "ext_error") if k in ext})
+        else:
+            why = reason or (f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus) else "exited early")
+            result.update(extended="failed", ext_error=f"stopped during the extended tests ({why})")
+        return result
     if reason == "timeout":
         result["status"] = "timeout"
     elif reason == "output":
@@ -902,7 +991,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
-        if result["status"] == "memory" and task["kind"] == "asserts":
+        if result["status"] == "memory" and kind == "asserts":
             # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
             result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:
@@ -920,6 +1009,24 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     if result["status"] in ("timeout",) and "error" not in result:
         result["error"] = f"wall time limit of {lim['wall_s']} s"
     return result
+
+
+def _stdio_extended(task: dict, lim: dict, n: int, code, start: float) -> dict:
+    """The extended stdin inputs of a stdin/stdout sample that passed its base cases, one process each
+    (as its base cases run), within the sample's total time limit."""
+    ext = task["extended"]
+    for i, (stdin, want) in enumerate(zip(ext["inputs"], ext["outputs"], strict=True)):
+        slot = n * 100000 + 50000 + i
+        r = run_one(task, lim, slot, stdin_data=stdin, code=code)
+        _kill_all(r.pop("pgid"))
+        _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{slot}"))
+        if r["status"] != "passed":
+            return {"extended": "failed", "ext_index": i, "ext_error": r["status"]}
+        if not _tokens_equal(r.get("stdout", ""), want):
+            return {"extended": "failed", "ext_index": i, "ext_error": "wrong output"}
+        if time.monotonic() - start > float(lim["task_wall_s"]):
+            return {"extended": "failed", "ext_index": i, "ext_error": "total time limit over all tests"}
+    return {"extended": "passed", "ext_index": len(ext["inputs"])}
 
 
 def run_task(task: dict, lim: dict, n: int) -> dict:
@@ -945,6 +1052,8 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
                 break
         if out is None:
             out = {"status": "passed", "tail": "", "error": None}
+            if task.get("extended"):
+                out.update(_stdio_extended(task, lim, n, code, start))
         out["tests_passed"], out["tests_total"], out["cpu_s"] = passed, len(cases), round(cpu, 4)
     else:
         out = run_one(task, lim, n, code=code)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from ttscale.registry import Registry
 from ttscale.verify.code import asserts_program, extract_code
 from ttscale.verify.math import canonical_key, equivalent, extract_answer
-from ttscale.verify.sandbox import run_tasks
+from ttscale.verify.pool import run_tasks
 
 log = logging.getLogger(__name__)
 TAIL = 2000  # characters of output kept in a verdict
@@ -20,7 +20,8 @@ KEPT_ANSWER = 20_000  # characters of extracted code kept in a verdict
 
 
 def verdict(status: str, correct: bool = False, *, answer: str | None = None, key: str | None = None,
-            passed: int = 0, total: int = 1, duration: float = 0.0, tail: str = "") -> dict[str, Any]:
+            passed: int = 0, total: int = 1, duration: float = 0.0, tail: str = "",
+            extended: bool | None = None) -> dict[str, Any]:
     return {
         "extracted_answer": answer,
         "answer_key": key,
@@ -30,6 +31,7 @@ def verdict(status: str, correct: bool = False, *, answer: str | None = None, ke
         "tests_total": total,
         "duration_s": duration,
         "output_tail": tail[-TAIL:],
+        "correct_extended": extended,
     }
 
 
@@ -165,6 +167,9 @@ class CodeVerifier(Verifier):
                               "code": program, "tests": it.get("tests") or "", "entry_point": it.get("entry_point"),
                               "prompt": stub if style == "asserts" else None,
                               "cpu_limit_s": it.get("cpu_limit_s")})
+                ext = it.get("extended")
+                if ext and ext.get("inputs") and (ext.get("kind") == "stdio") == (style == "stdio"):
+                    tasks[-1]["extended"] = {k: ext[k] for k in ("inputs", "outputs", "atol")}
             norm = re.sub(r"\s+", " ", code).strip()
             program_of[i] = (task_of[key], code, "code:" + hashlib.sha256(norm.encode()).hexdigest()[:16])
         if tasks:
@@ -180,11 +185,33 @@ class CodeVerifier(Verifier):
             tid, code, key = prog
             r = results[tid]
             tail = "\n".join(x for x in (r.get("error"), r.get("tail")) if x)
+            ext = extended_verdict(tasks[tid], r)
+            if ext is False and r["status"] == "passed":
+                tail = "\n".join(x for x in (tail, extended_failure(tasks[tid], r)) if x)
             out[i] = verdict(r["status"], r["status"] == "passed", answer=code[:KEPT_ANSWER], key=key,
                              passed=int(r.get("tests_passed") or 0), total=int(r.get("tests_total") or 1),
-                             duration=float(r.get("duration") or 0.0), tail=tail)
+                             duration=float(r.get("duration") or 0.0), tail=tail, extended=ext)
             out[i]["cpu_s"] = r.get("cpu_s")  # not a verdict column: the gold audit's reference time
         return out  # type: ignore[return-value]
+
+
+def extended_verdict(task: dict[str, Any], result: dict[str, Any]) -> bool | None:
+    """correct_extended: None without extended tests; False when the base tests failed (the sample is
+    not run on the extended ones); else whether every extended input gave the reference's output."""
+    if not task.get("extended"):
+        return None
+    return result["status"] == "passed" and result.get("extended") == "passed"
+
+
+def extended_failure(task: dict[str, Any], result: dict[str, Any]) -> str:
+    """The first failing extended input, for the verdict's tail (it comes last, so the tail keeps it)."""
+    ext, i = task["extended"], result.get("ext_index")
+    if not isinstance(i, int) or not 0 <= i < len(ext["inputs"]):
+        return f"extended tests failed: {result.get('ext_error') or 'no result'}"
+    text = ext["inputs"][i]
+    shown = f"{task.get('entry_point') or ''}{text}" if task["kind"] == "asserts" else repr(text)
+    return (f"extended test {i + 1} of {len(ext['inputs'])} failed: input {shown[:400]} expected "
+            f"{ext['outputs'][i][:300]}; {result.get('ext_error') or ''}")[:TAIL // 2]
 
 
 def verifier_for(task: str, problem_meta: dict[str, Any], by_task: dict[str, str]) -> str:

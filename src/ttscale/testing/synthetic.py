@@ -132,6 +132,7 @@ def block_tables(spec: SyntheticSpec, block: Block, rates: np.ndarray) -> dict[s
             "tests_total": np.ones(rows, np.int32),
             "duration_s": np.zeros(rows),
             "output_tail": empty,
+            "correct_extended": pa.nulls(rows, pa.bool_()),
         },
         schema=VERDICTS,
     )
