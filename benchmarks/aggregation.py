@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.run import analyze_run
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import k_grid
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")
 MODEL = {"flops": {"n_params": 1.35e8, "n_layers": 30, "d_model": 576}}

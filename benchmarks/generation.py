@@ -23,10 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from ttscale.blocks import Block
-from ttscale.config import sampling_key, validate
+from ttscale.config import validate
 from ttscale.generate import BACKENDS, build_requests, run_block
 from ttscale.generate.vllm_backend import sampling_params
 from ttscale.io import read_table, write_table
+from ttscale.keys import sampling_key
 from ttscale.problems import build_problems
 from ttscale.schemas import PROBLEMS
 

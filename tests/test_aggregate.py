@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.aggregate import aggregate_run, score_column
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.errors import DataError
 from ttscale.io import read_metadata
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 SPEC = SyntheticSpec(n_problems=12, samples=48, block_size=16, problems_per_block=5, scorers=("orm", "prm"))
 

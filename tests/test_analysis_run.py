@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.data import load_run
 from ttscale.analysis.run import analyze_run
 from ttscale.errors import DataError
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 SPEC = SyntheticSpec(n_problems=30, samples=64, block_size=32, scorers=("orm", "prm"), seed=4)
 TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")

@@ -17,10 +17,10 @@ import test_generate
 from fakes import FakeOpenAIServer, ScriptedBackend
 from test_generate import _openai, _Tok
 
-from ttscale.config import sampling_key
 from ttscale.generate import run_block
 from ttscale.generate.openai_backend import OpenAIBackend
 from ttscale.io import read_metadata, read_table, write_table
+from ttscale.keys import sampling_key
 from ttscale.schemas import PROBLEMS, SAMPLES
 
 setup = test_generate.setup  # the fixture: a 3-problem dataset "d", preset "s", model "m"

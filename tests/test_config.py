@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ttscale.config import check, load_config, sampling_key, validate
+import ttscale.plan  # noqa: F401  (imports the stages, which register their config checks)
+from ttscale.config import check, load_config, validate
 from ttscale.errors import ConfigError
+from ttscale.keys import sampling_key
 
 BASE = {
     "models": {"m": {"path": "resources/models/x", "build": "smollm2_gguf"}},

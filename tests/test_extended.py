@@ -223,7 +223,8 @@ def test_runner_extended_inputs_on_the_host(tmp_path):
 def test_extended_settings_are_part_of_a_code_datasets_verify_identity():
     """Changing the extended tests reverifies a code dataset (not a math one); writing out their defaults, or
     settings of where they run, changes nothing; old verdicts (made without them) are not reused."""
-    from ttscale.config import validate, verify_identity
+    from ttscale.config import validate
+    from ttscale.keys import verify_identity
 
     base = {"experiment": "x", "seed": 0, "models": {"m": {"path": "org/m"}},
             "datasets": {"he": {"loader": "human_eval", "limit": 2},

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from fakes import FakeOpenAIServer, ScriptedBackend
 
-from ttscale.config import sampling_key, validate
+from ttscale.config import validate
 from ttscale.errors import DataError
 from ttscale.generate import run_block
 from ttscale.io import read_metadata, read_table, write_table
+from ttscale.keys import sampling_key
 from ttscale.problems import build_problems
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.seeds import sample_seed

@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ttscale.config import sampling_key, validate
+from ttscale.config import validate
 from ttscale.generate import BACKENDS, run_block
 from ttscale.io import write_table
+from ttscale.keys import sampling_key
 from ttscale.problems import build_problems
 from ttscale.schemas import PROBLEMS
 

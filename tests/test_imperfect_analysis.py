@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.imperfect import imperfect_experiment, imperfect_run, wilson
 from ttscale.analysis.passk import pass_at_k
 from ttscale.report.imperfect import make_imperfect_report, report_files

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ttscale.analysis.pipeline import analyze_experiment
 from ttscale.analysis.settings import section
 from ttscale.cli import main
 from ttscale.errors import DataError
 from ttscale.importers import import_samples
+from ttscale.importers.analyze import analyze_experiment
 from ttscale.importers.extractors import EXTRACTORS, minerva_reference, normalize_minerva
 from ttscale.io import read_table
 from ttscale.schemas import PROBLEMS, VERDICTS

@@ -1,5 +1,5 @@
 """The compute ledger on a constructed run: FLOPs from the tokens each model processed, sandbox
-seconds from the verdicts, GPU-hours from the jobs' benchmark files (ttscale.analysis.ledger)."""
+seconds from the verdicts, GPU-hours from the jobs' benchmark files (ttscale.ledger)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ttscale.analysis import ledger
+from ttscale import ledger
 from ttscale.config import validate
 from ttscale.errors import DataError
 

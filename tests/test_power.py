@@ -10,12 +10,13 @@ import pytest
 import yaml
 from scipy.stats import norm
 
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+import ttscale.plan  # noqa: F401  (imports the stages, which register their config checks)
 from ttscale.analysis.passk import pass_at_k_matrix
 from ttscale.analysis.power import Pilot, analyze_comparison, beta_quantile, price, read_pilot, run_power
 from ttscale.cli import main
 from ttscale.config import load_config
 from ttscale.errors import ConfigError, DataError
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 # The true world: per-problem rates of a ~ Beta(0.5, 2), of b ~ Beta(0.6, 1.9), coupled by a Gaussian
 # copula with correlation 0.85 (b is a somewhat stronger model on the same problems).

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ttscale.config import sampling_key, validate
+from ttscale.config import validate
 from ttscale.errors import ConfigError
 from ttscale.generate.base import Request, Result
 from ttscale.generate.progress import Progress
+from ttscale.keys import sampling_key
 from ttscale.reasoning import (
     UNCLOSED_REASON,
     answer_rows,

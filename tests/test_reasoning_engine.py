@@ -7,11 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.config import check, validate
-from ttscale.generate import BACKENDS, run_block
+from ttscale.generate import BACKENDS
 from ttscale.io import write_table
 from ttscale.plan import runs
 from ttscale.problems import build_problems
 from ttscale.reasoning import UNCLOSED_REASON, spec_for, split
+from ttscale.route import run_block
 from ttscale.schemas import PROBLEMS, SAMPLES
 from ttscale.search import SEARCH
 from ttscale.verify import verify_block, verify_items

@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
+from ttscale.analysis.tables import EXP_TABLES, RUN_TABLES
 from ttscale.report import FIGURES, INPUTS, make_report, report_files
 from ttscale.report.tables import Column, fmt, to_latex, to_markdown
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
-RUN_TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")
-EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
-              "strategy_points")
 SPECS = [
     SyntheticSpec(n_problems=24, samples=32, block_size=16, model="small", dataset="math_a", seed=1, alpha=0.3),
     SyntheticSpec(n_problems=24, samples=32, block_size=32, model="big", dataset="math_a", seed=2, alpha=0.9),

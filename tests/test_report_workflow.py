@@ -12,9 +12,9 @@ import json
 
 from workflow_utils import planned, snakemake, write_config
 
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.config import validate
 from ttscale.plan import runs
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 ANALYSIS_RULES = {"aggregate", "analyze", "compare", "report"}
 

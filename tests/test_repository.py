@@ -11,10 +11,10 @@ import pytest
 from toy_swebench import FIX, build_all, make_instances, make_repo, patches
 
 from ttscale.errors import DataError
+from ttscale.patches import extract_patch, patch_problem
 from ttscale.problems import build_problems
 from ttscale.problems.swebench import text_files
 from ttscale.verify import verify_items
-from ttscale.verify.patches import extract_patch, patch_problem
 from ttscale.verify.repository import InstanceRunner, grade, run_patches
 
 
@@ -126,7 +126,8 @@ def verdicts(toy):
     rows += [("ttscale__calc-2", f"```diff\n{p['gold2']}```"), ("ttscale__calc-2", "No idea."),
              ("ttscale__calc-2", f"```diff\n{p['wrong2']}```"), ("ttscale__calc-2", "```diff\n```")]
     logs = toy["folder"] / "logs"
-    settings = {"backend": "docker", "workers": 1, "repository": {"wall_s": 8, "keep_logs": str(logs)}}
+    # wall_s: generous for a loaded shared machine (8 s timed out ordinary patches there); the hang still ends
+    settings = {"backend": "docker", "workers": 1, "repository": {"wall_s": 30, "keep_logs": str(logs)}}
     return _items(toy, rows), verify_items(_items(toy, rows), settings), logs
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from ttscale.config import validate
 from ttscale.errors import ConfigError
+from ttscale.models.families import resolve
 from ttscale.score import FAMILIES, SCORERS
 from ttscale.score.base import aggregate, row, split_steps
-from ttscale.score.families import resolve
 
 
 def test_split_steps_offsets():

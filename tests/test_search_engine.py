@@ -8,11 +8,12 @@ import pytest
 
 from ttscale.config import check, validate
 from ttscale.errors import ConfigError
-from ttscale.generate import BACKENDS, run_block
+from ttscale.generate import BACKENDS
 from ttscale.io import write_table
 from ttscale.models.build import build
 from ttscale.plan import runs
 from ttscale.problems import build_problems
+from ttscale.route import run_block
 from ttscale.schemas import PROBLEMS
 from ttscale.search import SEARCH
 

@@ -152,11 +152,15 @@ def test_job_killed_mid_block_leaves_no_shard_and_the_rerun_finishes_it(cluster,
     cfg = write_config(wd, {**TINY, "experiment": "slurmtiny"})
     proc = run_slurm(wd, cfg, env, "--retries", "0", "--until", "generate", background=True)
     jid = _wait_running(env, "generate")
-    time.sleep(8)  # the engine is loading or generating: mid-block
+    samples = wd / "results" / "slurmtiny" / "samples"
+    logs = wd / "results" / "slurmtiny" / "logs" / "generate"
+    # mid-block: the job's Python has started the block (its log says so) and written no shard yet
+    _wait_for(lambda: [p for p in logs.rglob("*.log") if "rule generate" in p.read_text(errors="replace")],
+              "the generate job's start")
     subprocess.run(["scancel", str(jid)], env=env, check=True)
+    assert not list(samples.rglob("*.parquet")), "the block finished before it was cancelled: nothing was tested"
     out, _ = proc.communicate(timeout=1800)
     assert proc.returncode != 0, f"the workflow should report the cancelled job:\n{out[-3000:]}"
-    samples = wd / "results" / "slurmtiny" / "samples"
     shards = list(samples.rglob("*.parquet"))
     assert len(shards) < 2, "the cancelled block's shard must not exist"
     for s in shards:  # whatever exists is complete
@@ -204,12 +208,28 @@ def _kill_leftovers(wd: Path) -> None:
                 os.kill(int(proc.name), signal.SIGKILL)  # it ignores SIGTERM while it shuts down
 
 
+def _wait_for(check, what: str, timeout: float = 600):
+    """Poll `check()` until it returns something true; return it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
 def _verify_through_node_failure(wd: Path, cfg: Path, env: dict) -> None:
     proc = run_slurm(wd, cfg, env, "--until", "verify", background=True)
+    vdir = wd / "results" / "slurmtiny" / "verdicts"
+    # the group job verifies both blocks one after the other (profiles/slurm groups verify blocks):
+    # once the first block's verdicts are written, the second block's samples are being verified
     _wait_running(env, "verify")
-    time.sleep(2)  # a sample is being verified
+    _wait_for(lambda: list(vdir.rglob("*.parquet")), "the first verdict shard")
+    running = _wait_running(env, "verify", timeout=1)  # still running: the second block is mid-verification
     subprocess.run(["scontrol", "update", "nodename=localhost", "state=down", "reason=ttscale-test"], env=env,
                    check=True)
+    written = list(vdir.rglob("*.parquet"))
+    assert running and len(written) == 1, f"the node must go down mid-verification; verdicts already: {written}"
     time.sleep(3)
     # ReturnToService=2 may have brought the node back already; then resuming it is refused
     subprocess.run(["scontrol", "update", "nodename=localhost", "state=resume"], env=env, check=False)

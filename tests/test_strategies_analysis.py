@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
 from ttscale.errors import DataError
 from ttscale.report import make_report
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 P = 40
 TOKENS = 1000  # every token the synthetic search spent per problem

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ttscale.verify import sandbox
-from ttscale.verify.sandbox import LIMITS, RUNNER, ProcessSession, run_tasks
+from ttscale.verify import pool, sandbox
+from ttscale.verify.pool import run_tasks
+from ttscale.verify.sandbox import LIMITS, RUNNER, ProcessSession
 
 TESTS = "def check(candidate):\n    assert candidate(2) == 4\n"
 LIMITS_HERE = {**LIMITS, "wall_s": 60, "memory_mb": 1 << 20}  # the test process is large: no address-space cap
@@ -122,8 +123,8 @@ def test_sandbox_slots_are_never_shared(tmp_path, monkeypatch):
     and a slot is free again once its holder is done."""
     import subprocess
 
-    monkeypatch.setattr(sandbox, "SLOT_LOCKS", tmp_path / "slots")
-    with sandbox.claimed_slot() as a, sandbox.claimed_slot() as b:
+    monkeypatch.setattr(pool, "SLOT_LOCKS", tmp_path / "slots")
+    with pool.claimed_slot() as a, pool.claimed_slot() as b:
         assert (a, b) == (0, 1)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
@@ -131,9 +132,9 @@ def test_sandbox_slots_are_never_shared(tmp_path, monkeypatch):
          str(tmp_path / "slots" / str(sandbox.BASE_UID))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        with sandbox.claimed_slot() as c:
+        with pool.claimed_slot() as c:
             assert c == 1  # slot 0 belongs to the other process
     finally:
         holder.communicate("")
-    with sandbox.claimed_slot() as d:
+    with pool.claimed_slot() as d:
         assert d == 0

@@ -17,8 +17,9 @@ from hostile.cases import CASES, CORRECT, PROMPT, TAMPER_CASES, TAMPER_CORRECT, 
 from ttscale.io import read_table, write_table
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
 from ttscale.verify import verify_block
+from ttscale.verify.pool import run_tasks
 from ttscale.verify.runner import network_interfaces
-from ttscale.verify.sandbox import SANDBOXES, BubblewrapSandbox, SandboxUnavailable, run_tasks
+from ttscale.verify.sandbox import SANDBOXES, BubblewrapSandbox, SandboxUnavailable
 
 LIMITS = {"wall_s": 3, "cpu_s": 3, "memory_mb": 512}
 

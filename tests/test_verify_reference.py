@@ -9,9 +9,9 @@ import pytest
 from hostile.cases import PROMPT, TESTS
 from test_verify_fidelity import _limits, _runner
 
-from ttscale.config import verify_identity
 from ttscale.errors import DataError
 from ttscale.io import read_table, write_table
+from ttscale.keys import verify_identity
 from ttscale.schemas import PROBLEMS, SAMPLES, VERDICTS
 from ttscale.verify import reference, verify_block
 from ttscale.verify.audit import AUDIT, audit_dataset

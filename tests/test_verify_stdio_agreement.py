@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ttscale.verify.sandbox import LIMITS, run_tasks
+from ttscale.verify.pool import run_tasks
+from ttscale.verify.sandbox import LIMITS
 
 pytestmark = pytest.mark.docker
 TIMEOUT = 3.0

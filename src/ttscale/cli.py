@@ -17,7 +17,7 @@ Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argpar
 COMMANDS: Registry[Command] = Registry("ttscale command")
 
 # Modules that register subcommands when imported (kept lazy so `ttscale --help` stays fast).
-COMMAND_MODULES = ["ttscale.commands"]
+COMMAND_MODULES = ["ttscale.analysis.power_cli", "ttscale.importers.cli", "ttscale.verify.cli", "ttscale.warm"]
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:

@@ -1,18 +1,19 @@
-"""Loading, validating and fingerprinting the experiment config.
+"""Loading, merging and validating the experiment config.
 
 The JSON Schema in workflow/schemas/config.schema.yaml is the single source of truth for keys,
 types and defaults; Snakemake checks it with `snakemake.utils.validate` and the package with
-`validate()` here, so both fill in the same defaults. `check()` adds what a schema cannot say
-(unknown plug-in names, references between sections, model paths that do not exist).
+`validate()` here, so both fill in the same defaults. `check()` adds what a schema cannot say:
+references between sections here, and through hooks the stages register (`register_check`) their
+plug-in names and files (unknown backends, loaders, strategies; model paths that do not exist).
+Identities and keys live in ttscale.keys.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import hashlib
-import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,23 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     return config
 
 
+def section(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate `given` (partial) against the schema's top-level section `name`, filling defaults: settings
+    given directly (tests, benchmarks, the import command) get the same defaults as a config."""
+    schema = load_schema()
+    sub = copy.deepcopy(schema["properties"][name])
+    sub["definitions"] = schema.get("definitions", {})
+    value = copy.deepcopy(given) if given else {}
+    validator = _validator_with_defaults(sub)
+    for _ in range(2):
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            e = errors[0]
+            where = ".".join([name, *(str(p) for p in e.absolute_path)])
+            raise ConfigError(f"key {where}: {e.message}")
+    return value
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a YAML config, apply `overrides` (top-level keys), validate and check it."""
     p = Path(path)
@@ -83,30 +101,52 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     return config
 
 
+# A stage's own section is checked by a hook the stage package registers (`CHECKS.register`):
+# the base knows no backend, loader, strategy, scorer family or sandbox, and never imports a stage.
+Check = Callable[[dict[str, Any], str, Path], None]
+SECTIONS = ("models", "datasets", "strategies", "scorers", "verify")
+CHECKS: dict[str, list[Check]] = {s: [] for s in SECTIONS}
+# where each section's hook is registered; check() refuses to run with one of them missing, so a
+# caller that forgot to import the stages gets an error rather than a config checked by halves
+CHECKED_BY = {"models": ("ttscale.generate", "ttscale.models.build"), "datasets": ("ttscale.problems",),
+              "strategies": ("ttscale.search",), "scorers": ("ttscale.score",), "verify": ("ttscale.verify",)}
+
+
+def register_check(section: str, owner: str) -> Callable[[Check], Check]:
+    """Decorator: `fn(config, source, root)` checks `section`; `owner` is the registering package."""
+    if section not in CHECKS:
+        raise ValueError(f"unknown config section {section!r} for a check; known: {', '.join(SECTIONS)}")
+
+    def add(fn: Check) -> Check:
+        fn.owner = owner  # type: ignore[attr-defined]
+        CHECKS[section].append(fn)
+        return fn
+
+    return add
+
+
 def check(config: dict[str, Any], source: str = "config", root: Path | None = None) -> None:
-    """Checks a schema cannot express; every error names the key at fault."""
-    # Imported here: the registries import heavier modules, and the schema check should not.
-    from ttscale.generate import BACKENDS
-    from ttscale.models.build import BUILDERS
-    from ttscale.problems import LOADERS
+    """Checks a schema cannot express; every error names the key at fault.
 
+    References between sections are checked here; each section's plug-in names and files by the
+    hooks its stage registered (import ttscale.plan, or the stage packages, first).
+    """
+    owners = {getattr(fn, "owner", "") for hooks in CHECKS.values() for fn in hooks}
+    missing = sorted({m for mods in CHECKED_BY.values() for m in mods} - owners)
+    if missing:
+        raise RuntimeError(f"config checks of {', '.join(missing)} are not registered: import ttscale.plan "
+                           f"(which imports every stage) before checking a config")
     root = root or Path.cwd()
-    for name, model in config["models"].items():
-        BACKENDS.get(model["backend"], f"{source}: models.{name}.backend")
-        from ttscale.reasoning import spec_for
+    refs = {"datasets": _check_dataset_refs, "strategies": _check_strategy_refs, "scorers": _check_scorer_refs}
+    for section in SECTIONS:
+        for fn in CHECKS[section]:
+            fn(config, source, root)
+        if section in refs:
+            refs[section](config, source)
 
-        spec_for(model, f"{source}: models.{name}.reasoning")  # a clear error for a bad preset or delimiters
-        if model.get("build"):
-            BUILDERS.get(model["build"], f"{source}: models.{name}.build")
-        elif not is_hub_id(model["path"], root):
-            path = _resolve(model["path"], root)
-            if not path.exists():
-                raise ConfigError(
-                    f"{source}: models.{name}.path: {model['path']!r} does not exist "
-                    f"(looked at {path}) and no `build` is given to create it"
-                )
+
+def _check_dataset_refs(config: dict[str, Any], source: str) -> None:
     for name, ds in config["datasets"].items():
-        LOADERS.get(ds["loader"], f"{source}: datasets.{name}.loader")
         for preset in ds.get("sampling") or []:
             if preset not in config["sampling"]:
                 raise ConfigError(
@@ -119,15 +159,15 @@ def check(config: dict[str, Any], source: str = "config", root: Path | None = No
                     f"{source}: datasets.{name}.models: unknown model {model!r}; "
                     f"known: {', '.join(sorted(config['models']))}"
                 )
-        few = ds["prompt"].get("few_shot_file")
-        if few and not _resolve(few, root).exists():
-            raise ConfigError(f"{source}: datasets.{name}.prompt.few_shot_file: {few} does not exist")
-    from ttscale.search import check_strategy
 
+
+def _check_strategy_refs(config: dict[str, Any], source: str) -> None:
     for name, spec in (config.get("strategies") or {}).items():
-        check_strategy(name, spec, config)
         if spec.get("sampling") and spec["sampling"] not in config["sampling"]:
             raise ConfigError(f"{source}: strategies.{name}.sampling: unknown preset {spec['sampling']!r}")
+
+
+def _check_scorer_refs(config: dict[str, Any], source: str) -> None:
     for name, spec in (config.get("scorers") or {}).items():
         if spec.get("model") and spec["model"] not in config["models"]:
             raise ConfigError(f"{source}: scorers.{name}.model: {spec['model']!r} is not a model of the config")
@@ -138,7 +178,8 @@ def check(config: dict[str, Any], source: str = "config", root: Path | None = No
                                       f"{section}")
 
 
-def _resolve(path: str, root: Path) -> Path:
+def resolve_path(path: str, root: Path) -> Path:
+    """`path` with ~ expanded, relative to `root` unless absolute."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else root / p
 
@@ -146,234 +187,7 @@ def _resolve(path: str, root: Path) -> Path:
 def is_hub_id(path: str, root: Path | None = None) -> bool:
     """True for 'org/name' strings that are not an existing local folder."""
     root = root or Path.cwd()
-    return bool(HUB_ID.match(path)) and not _resolve(path, root).exists()
-
-
-# --- identities -------------------------------------------------------------------------------
-
-# what the engine computes with: max_model_len caps prompt + completion in vLLM (a long answer ends
-# earlier), as dtype changes the numerics; the openai backend sends neither (the server decides)
-MODEL_IDENTITY_KEYS = ("path", "revision", "tokenizer", "dtype", "quantization", "backend", "max_model_len")
-SAMPLING_IDENTITY_KEYS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "max_tokens",
-    "repetition_penalty",
-    "stop",
-)
-
-
-def _pruned(d: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Keep `keys` (or all), dropping empty values so that new optional keys keep old hashes."""
-    items = d.items() if keys is None else ((k, d.get(k)) for k in keys)
-    return {k: v for k, v in items if v not in (None, "", [], {})}
-
-
-def model_identity(model: dict[str, Any]) -> dict[str, Any]:
-    from ttscale.reasoning import identity as reasoning_identity
-
-    ident = _pruned(model, MODEL_IDENTITY_KEYS)
-    thinking = reasoning_identity(model)  # the delimiters decide the shard's answer columns
-    if thinking:
-        ident["reasoning"] = thinking
-    if model.get("backend") == "openai":
-        ident.pop("max_model_len", None)
-        oa = model.get("openai") or {}
-        ident["openai"] = _pruned(oa, ("model", "endpoint"))
-    return ident
-
-
-def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    ident = _pruned({k: v for k, v in prompt.items() if k != "few_shot_file"})
-    few = prompt.get("few_shot_file")
-    if few:
-        data = _resolve(few, root or Path.cwd()).read_bytes()
-        ident["few_shot_file_sha256"] = hashlib.sha256(data).hexdigest()
-    return ident
-
-
-def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """Loader, its arguments (except those that only set how many problems) and the prompt."""
-    from ttscale.problems import LOADERS
-
-    exempt = LOADERS.get(ds["loader"]).size_args if ds["loader"] in LOADERS else ()
-    return {
-        "loader": ds["loader"],
-        "args": {k: v for k, v in (ds.get("args") or {}).items() if k not in exempt},
-        "prompt": prompt_identity(ds.get("prompt") or {}, root),
-    }
-
-
-def sampling_identity(
-    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
-) -> dict[str, Any]:
-    """Everything that decides what a sample is (see docs/architecture.md)."""
-    return {
-        "seed": config["seed"],
-        "model": model_identity(config["models"][model]),
-        "dataset": dataset_identity(config["datasets"][dataset], root),
-        "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
-    }
-
-
-def fingerprint(obj: Any, n: int = 8) -> str:
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
-
-
-def sampling_key(
-    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
-) -> str:
-    """`<preset>-<hash8>`: the directory that holds the samples of this combination."""
-    return f"{preset}-{fingerprint(sampling_identity(config, model, dataset, preset, root))}"
-
-
-# which runs a scorer scores, and its engine settings: not part of what its scores mean
-SCORER_SELECTION = ("engine", "datasets", "models", "strategies", "sampling")
-
-STRATEGY_IDENTITY_KEYS = (
-    "kind", "beam_width", "aggregation", "step_delimiter", "max_steps", "step_tokens", "rounds",
-    "context_attempts", "revision_prompt", "thinking_budget", "min_thinking", "max_extensions", "continuation",
-    "answer_prefix", "answer_tokens",
-)
-
-
-def strategy_preset(config: dict[str, Any], strategy: str) -> str:
-    """The sampling preset a strategy's steps use (its own, or the first preset)."""
-    return config["strategies"][strategy].get("sampling") or next(iter(config["sampling"]))
-
-
-def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
-                      root: Path | None = None) -> dict[str, Any]:
-    """What decides a search's answers: the sampling identity, the strategy, its scorer, the budget."""
-    from ttscale.score.families import resolve
-
-    spec = config["strategies"][strategy]
-    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
-    ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
-    if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
-        ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
-    ident["budget"] = budget
-    if spec.get("scorer"):
-        scorer = resolve(config["scorers"][spec["scorer"]])
-        ident["scorer"] = _pruned({k: v for k, v in scorer.items() if k not in SCORER_SELECTION})
-    return ident
-
-
-def strategy_key(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
-                 root: Path | None = None) -> str:
-    """`<strategy>.n<budget>-<hash8>`: the directory of a search run's answers."""
-    ident = strategy_identity(config, model, dataset, strategy, budget, root)
-    return f"{strategy}.n{budget}-{fingerprint(ident)}"
-
-
-# --- what decides each stage's reruns ----------------------------------------------------------
-#
-# Snakemake reruns a job when the repr of one of its params changes, so a param (or an identity file
-# the workflow writes from one; docs/architecture.md, "Rerun rules") must hold exactly what decides
-# the job's output, in one canonical form: dicts with sorted keys (the order keys are written in is
-# not a change; validation has filled every default, so writing one out is not either). Speed and
-# placement settings stay out; the scripts read them from the config.
-
-
-def canonical(obj: Any) -> Any:
-    """A copy with the keys of every dict sorted, recursively (its repr no longer depends on order)."""
-    if isinstance(obj, dict):
-        return {k: canonical(obj[k]) for k in sorted(obj, key=str)}
-    if isinstance(obj, (list, tuple)):
-        return [canonical(v) for v in obj]
-    return obj
-
-
-def identity_json(obj: Any) -> str:
-    """The canonical text of an identity: the value of a param that only decides reruns."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-# dataset keys that say how a dataset is sampled, not what its problem table holds
-PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model")
-
-
-def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:
-    """The task of a dataset's problems (`task`, else its loader's default): it chooses the verifier."""
-    from ttscale.problems import make_loader
-
-    return ds.get("task") or make_loader(name, ds, root).default_task()
-
-
-def problems_identity(name: str, ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """What decides a dataset's problem table: loader, args, selection, task and the prompt with the
-    few-shot file's contents (the loader's own data file is an input of the stage)."""
-    ident = _pruned({k: v for k, v in ds.items() if k not in (*PROBLEMS_PLAN_ONLY, "prompt", "task")})
-    ident["task"] = dataset_task(name, ds, root)
-    ident["prompt"] = prompt_identity(ds.get("prompt") or {}, root)
-    return canonical(ident)
-
-
-# verify settings that only say where and how fast sandboxes run (the sandboxes run the same image),
-# and the audit's own repeat count: not part of what a verdict is
-VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
-# the same for repository tasks: which engine runs the instance images, whether a container is
-# reused between patches (verdicts are the same), pulling, and where logs are kept
-REPOSITORY_RUNTIME = ("backend", "pull", "per_patch", "keep_logs")
-
-
-def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
-    """What decides a dataset's verdicts: its task, the verifier that task maps to, and the limits."""
-    from ttscale.verify import DEFAULT_BY_TASK
-    from ttscale.verify.extended import identity as extended_identity
-
-    settings = config.get("verify") or {}
-    task = dataset_task(dataset, config["datasets"][dataset], root)
-    ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
-    if isinstance(ident.get("repository"), dict):
-        ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
-    ident["task"] = task
-    ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
-    ident.pop("extended", None)
-    ext = extended_identity(config, dataset, root)  # a code dataset's extended tests (with their defaults)
-    if ext is not None:
-        ident["extended"] = _pruned(ext)
-    return canonical(ident)
-
-
-def audit_identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any]:
-    """The gold audit's: the verdict settings and how often each reference solution runs (the reference
-    solutions always run under the fixed limits, so verify.reference_limits is not part of it)."""
-    repeats = (config.get("verify") or {}).get("audit_repeats")
-    skip = ("reference_limits", "extended")  # extended tests do not run in the audit
-    ident = {k: v for k, v in verify_identity(config, dataset, root).items() if k not in skip}
-    return {**ident, "audit_repeats": repeats}
-
-
-# the model settings a scorer computes with (its own, else those of its `model:`)
-SCORER_MODEL_KEYS = ("path", "revision", "tokenizer", "dtype", "max_model_len")
-
-
-def scorer_identity(config: dict[str, Any], scorer: str) -> dict[str, Any]:
-    """What decides a scorer's scores: its spec with its family's defaults, without the run selection
-    and engine settings, plus the model it runs (inherited settings included)."""
-    from ttscale.score.engines import model_spec
-    from ttscale.score.families import resolve
-
-    spec = resolve(config["scorers"][scorer])
-    ident = _pruned({k: v for k, v in spec.items() if k not in SCORER_SELECTION})
-    if spec.get("kind") != "logprob":
-        # the model by what it is, not by how it is named or where its settings are written
-        for key in (*SCORER_MODEL_KEYS, "model", "build"):
-            ident.pop(key, None)
-        ident["model_spec"] = _pruned(model_spec(scorer, spec, config), SCORER_MODEL_KEYS)
-    return canonical(ident)
-
-
-# what the analysis reads of a model: its folder's config.json (FLOPs), prices and FLOPs overrides
-ANALYSIS_MODEL_KEYS = ("path", "revision", "price", "flops")
-
-
-def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
-    return canonical(_pruned(model, ANALYSIS_MODEL_KEYS))
+    return bool(HUB_ID.match(path)) and not resolve_path(path, root).exists()
 
 
 def experiment_dir(config: dict[str, Any]) -> Path:

@@ -11,8 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# every stage registers the config checks of its section on import (ttscale.config.check)
+import ttscale.generate
+import ttscale.models.build
+import ttscale.score
+import ttscale.search
+import ttscale.verify  # noqa: F401
 from ttscale.blocks import Block, plan_blocks
-from ttscale.config import experiment_dir, fingerprint, sampling_key, strategy_key, strategy_preset
+from ttscale.config import experiment_dir
+from ttscale.errors import DataError
+from ttscale.keys import fingerprint, sampling_key, strategy_key, strategy_preset
+from ttscale.models.families import model_spec, resolve
+from ttscale.problems import LOADERS, planned_count
+from ttscale.problems.local import JsonlLoader
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,6 @@ _COUNTS: dict[tuple[str, str, str], int] = {}
 
 def problem_count(name: str, spec: dict[str, Any], root: Path) -> int:
     """The dataset's planned problem count, cached per process (loaders' size() may read files)."""
-    from ttscale.problems import planned_count
-
     items = {k: spec[k] for k in ("loader", "args", "limit", "ids") if k in spec}
     key = (name, fingerprint(items, 16), str(root))
     if key not in _COUNTS:
@@ -111,8 +120,6 @@ def strategy_runs(config: dict[str, Any], root: Path) -> list[Run]:
 
 def find_run(config: dict[str, Any], model: str, dataset: str, key: str, root: Path | None = None) -> Run:
     """The planned run behind a (model, dataset, sampling key) of a path."""
-    from ttscale.errors import DataError
-
     for r in runs(config, root):
         if (r.model, r.dataset, r.key) == (model, dataset, key):
             return r
@@ -161,9 +168,6 @@ def block_ids(config: dict[str, Any], dataset: str, positions: str) -> list[str]
 def dataset_files(config: dict[str, Any], dataset: str) -> list[str]:
     """The local files a dataset's problem table is built from (inputs of the problems stage): the
     few-shot file and the data file of a jsonl or parquet loader."""
-    from ttscale.problems import LOADERS
-    from ttscale.problems.local import JsonlLoader
-
     ds = config["datasets"][dataset]
     files = []
     few = (ds.get("prompt") or {}).get("few_shot_file")
@@ -182,16 +186,11 @@ def dataset_files(config: dict[str, Any], dataset: str) -> list[str]:
 
 def model_free_scorers(config: dict[str, Any]) -> list[str]:
     """Scorers that load no model (kind logprob): their jobs need no GPU."""
-    from ttscale.score.families import resolve
-
     return sorted(n for n, s in (config.get("scorers") or {}).items() if resolve(s).get("kind") == "logprob")
 
 
 def built_models(config: dict[str, Any]) -> dict[str, str]:
     """path -> builder for every model the workflow must build (sampled models and scorers)."""
-    from ttscale.score.engines import model_spec
-    from ttscale.score.families import resolve
-
     out = {m["path"]: m["build"] for m in config["models"].values() if m.get("build")}
     for name, raw in (config.get("scorers") or {}).items():
         spec = resolve(raw)
@@ -204,9 +203,6 @@ def built_models(config: dict[str, Any]) -> dict[str, str]:
 
 def scorer_model_dirs(config: dict[str, Any], scorer: str) -> list[str]:
     """The built model folder a scorer's jobs need (empty when it needs none or it is not built)."""
-    from ttscale.score.engines import model_spec
-    from ttscale.score.families import resolve
-
     spec = resolve(config["scorers"][scorer])
     if spec.get("kind") == "logprob":
         return []

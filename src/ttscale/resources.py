@@ -43,7 +43,7 @@ def model_gpus(config: dict[str, Any], model: str) -> int:
 
 def scorer_gpus(config: dict[str, Any], scorer: str) -> int:
     """GPUs of a scorer's engine (its own `engine:`, which is what it runs with); 0 without a model."""
-    from ttscale.score.families import resolve
+    from ttscale.models.families import resolve
 
     spec = resolve(config["scorers"][scorer])
     if spec.get("kind") == "logprob":

@@ -104,3 +104,14 @@ SCORES = pa.schema(
         ("score_mean", pa.float64()),
     ]
 )
+
+# the gold audit of a dataset's reference solutions (ttscale.verify.audit), one row per problem
+AUDIT = pa.schema([
+    ("problem_id", pa.string()),
+    ("runs", pa.int32()),
+    ("passes", pa.int32()),
+    ("verdict", pa.string()),  # ok, broken, flaky, no_solution
+    ("statuses", pa.string()),
+    ("first_error", pa.string()),
+    ("ref_cpu_s", pa.float64()),  # the reference solution's CPU time (median of passing runs; ttscale.verify.reference)
+])

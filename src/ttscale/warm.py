@@ -51,6 +51,7 @@ from typing import Any
 from ttscale import console
 from ttscale.cli import COMMANDS
 from ttscale.errors import TtscaleError
+from ttscale.joblog import run_logged, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -357,8 +358,6 @@ class _Worker:
                 self.busy = False
 
     def _one(self, conn: Any) -> None:
-        from ttscale.snake import run_logged, setup_logging
-
         try:
             req = conn.recv()
         except (EOFError, OSError):

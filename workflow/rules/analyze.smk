@@ -2,9 +2,8 @@
 # extrapolation check; cost; compute-optimal selector per bin. Then one experiment-wide set of
 # tables with the summary and the compute-matched comparison (see docs/analysis.md).
 
-RUN_TABLES = ["values", "curves", "costs", "fits", "extrapolation", "optimal"]
-EXP_TABLES = ["curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
-              "strategy_points"]
+# the table names, defined once in ttscale.analysis.tables
+from ttscale.analysis.tables import EXP_TABLES, RUN_TABLES
 
 
 rule analyze:
@@ -17,8 +16,8 @@ rule analyze:
     params:
         # canonical (sorted keys): key order in the config is not a change; of the model only what
         # the cost model reads (path, revision, price, flops), so engine tuning reruns nothing
-        settings=tconfig.canonical(ANALYSIS),
-        model_spec=lambda w: tconfig.analysis_model_spec(config["models"][w.model]),
+        settings=tkeys.canonical(ANALYSIS),
+        model_spec=lambda w: tkeys.analysis_model_spec(config["models"][w.model]),
         seed=config["seed"],
     conda:
         "../envs/ttscale.yaml"
@@ -42,9 +41,9 @@ rule compare:
     output:
         **{t: f"{EXP}/analysis/{t}.parquet" for t in EXP_TABLES},
     params:
-        settings=tconfig.canonical(ANALYSIS),
+        settings=tkeys.canonical(ANALYSIS),
         seed=config["seed"],
-        runs=tconfig.canonical(
+        runs=tkeys.canonical(
             [
                 {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | run_identity(r)
                 for r in sorted(RUNS, key=lambda r: r.partition())

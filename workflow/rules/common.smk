@@ -10,6 +10,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from ttscale import config as tconfig  # noqa: E402
+from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale import resources as tres  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
@@ -111,7 +112,7 @@ def score_files(wildcards):
 
 
 # dataset -> canonical JSON text of what decides its extended-tests table (code datasets with extended tests)
-EXTENDED_IDENTITY = {d: tconfig.identity_json(textended.identity(config, d)) for d in config["datasets"]
+EXTENDED_IDENTITY = {d: tkeys.identity_json(textended.identity(config, d)) for d in config["datasets"]
                      if textended.enabled(config, d)}
 
 
@@ -120,11 +121,6 @@ def extended_table(wildcards):
     if wildcards.dataset in EXTENDED_IDENTITY:
         return ancient(f"{EXP}/extended/{wildcards.dataset}.parquet")
     return []
-
-
-# (stage, name) -> canonical JSON text of an identity file R/identity/<stage>/<name>.json; the stage
-# files fill it in, rule `identity` (verify.smk) writes it
-IDENTITIES = {}
 
 
 onstart:

@@ -1,7 +1,7 @@
 # One shard of samples per block (schema: ttscale.schemas.SAMPLES). The block's identity is its
 # path (sampling key + block name), so the script reads the config rather than params: engine
 # settings that only change speed must not trigger reruns. For a dataset that lists its `ids`, the
-# ids at the block's problem positions are an identity file (ttscale.plan.ids_file; see common.smk):
+# ids at the block's problem positions are an identity file (ttscale.plan.ids_file; identity.smk):
 # replacing or reordering ids reruns exactly the blocks whose problems changed.
 
 
@@ -31,22 +31,6 @@ rule generate:
         "generate"
     script:
         "../scripts/generate.py"
-
-
-rule problem_ids:
-    output:
-        f"{EXP}/identity/ids/{{dataset}}/{{positions}}.json",
-    wildcard_constraints:
-        positions=r"p\d+-\d+",
-    params:
-        ids=lambda w: tconfig.identity_json(tplan.block_ids(config, w.dataset, w.positions)),
-    log:
-        f"{LOGS}/identity/ids/{{dataset}}/{{positions}}.log",
-    localrule: True
-    conda:
-        "../envs/ttscale.yaml"
-    script:
-        "../scripts/identity.py"
 
 
 ALL_TARGETS += [path for run in RUNS for path in stage_shards("samples", run)]

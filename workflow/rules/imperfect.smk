@@ -18,7 +18,7 @@ rule imperfect:
     output:
         **{t: f"{EXP}/analysis/imperfect_{t}.parquet" for t in IMPERFECT_TABLES},
     params:
-        settings=tconfig.canonical(ANALYSIS),
+        settings=tkeys.canonical(ANALYSIS),
         seed=config["seed"],
     conda:
         "../envs/ttscale.yaml"
@@ -34,7 +34,7 @@ rule imperfect_report:
     output:
         IMPERFECT_OUTPUTS,
     params:
-        settings=tconfig.canonical(config["report"]),
+        settings=tkeys.canonical(config["report"]),
         datasets=sorted({r.dataset for r in IMPERFECT_RUNS}),
         out_dir=lambda w, output: str(Path(output[0]).parents[1]),
     conda:
@@ -55,7 +55,7 @@ if IMPERFECT_RUNS:
 from ttscale.report.imperfect import judgement_files
 
 JUDGEMENT_RUNS = [r for r in sorted(RUNS, key=lambda r: r.partition())
-                  if tconfig.verify_identity(config, r.dataset)["verifier"] == "math"]
+                  if tkeys.verify_identity(config, r.dataset)["verifier"] == "math"]
 JUDGEMENT_OUTPUTS = [report(p, **kw) for p, kw in judgement_files(f"{EXP}/report")]
 
 
@@ -83,7 +83,7 @@ rule judgement_report:
     output:
         JUDGEMENT_OUTPUTS,
     params:
-        settings=tconfig.canonical(config["report"]),
+        settings=tkeys.canonical(config["report"]),
         out_dir=lambda w, output: str(Path(output[0]).parents[1]),
     conda:
         "../envs/ttscale.yaml"

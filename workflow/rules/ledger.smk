@@ -1,4 +1,4 @@
-# The compute ledger (ttscale.analysis.ledger): FLOPs of every model call of every run (sampling,
+# The compute ledger (ttscale.ledger): FLOPs of every model call of every run (sampling,
 # reward models and judges, a search's PRM steps and rollouts) from the tokens each processed, the
 # sandboxes' seconds from the verdicts, and per stage the measured wall time, CPU time and GPU-hours
 # from the jobs' benchmark files beside the estimated FLOPs. The benchmark files are read when the
@@ -6,7 +6,7 @@
 # changes an aggregate table and so reruns the ledger.
 
 
-from ttscale.analysis.ledger import ledger_runs
+from ttscale.ledger import ledger_runs
 
 LEDGER_RUNS = ledger_runs(config, RUNS, RUN_SCORERS, FREE_SCORERS)
 

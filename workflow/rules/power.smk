@@ -2,7 +2,7 @@
 # power of every planned design, with this experiment's own runs as the pilot. Only when the config
 # states comparisons; `ttscale power` does the same outside Snakemake on any experiment's shards.
 
-from ttscale.analysis.power import pilot_shards
+from ttscale.analysis.power_cli import pilot_shards
 
 POWER_TABLES = [f"{EXP}/report/tables/{t}.{ext}" for t in ("power", "power_designs") for ext in ("csv", "md", "tex")]
 
@@ -18,7 +18,7 @@ if (config.get("power") or {}).get("comparisons"):
                 for p in POWER_TABLES
             ],
         params:
-            settings=tconfig.canonical(config["power"]),
+            settings=tkeys.canonical(config["power"]),
             out_dir=lambda w, output: str(Path(output[0]).parent),
             digits=config["report"].get("digits", 4),
         conda:

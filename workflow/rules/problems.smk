@@ -1,12 +1,12 @@
 # One Parquet problem table per dataset (schema: ttscale.schemas.PROBLEMS). The param is what decides
-# the table (ttscale.config.problems_identity: loader, args, selection, resolved task, the prompt with
+# the table (ttscale.keys.problems_identity: loader, args, selection, resolved task, the prompt with
 # the few-shot file's contents), in canonical form; what only says how the dataset is sampled
 # (samples_per_problem, sampling presets, models, exclude) is left out, so raising the sample count
 # does not rebuild the table. The local files the table is read from (few-shot file, a jsonl or
 # parquet loader's data) are inputs: editing one rebuilds the table. The script reads the dataset's
 # spec from the config.
 
-PROBLEMS_IDENTITY = {d: tconfig.identity_json(tconfig.problems_identity(d, ds)) for d, ds in config["datasets"].items()}
+PROBLEMS_IDENTITY = {d: tkeys.identity_json(tkeys.problems_identity(d, ds)) for d, ds in config["datasets"].items()}
 
 
 rule problems:

@@ -15,7 +15,7 @@ rule report:
     output:
         REPORT_OUTPUTS,
     params:
-        settings=tconfig.canonical(config["report"]),
+        settings=tkeys.canonical(config["report"]),
         out_dir=lambda w, output: str(Path(output[0]).parents[1]),
     conda:
         "../envs/ttscale.yaml"

@@ -1,18 +1,18 @@
 # One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). What decides a
-# scorer's scores (ttscale.config.scorer_identity: its spec with the family's defaults, and the model
+# scorer's scores (ttscale.keys.scorer_identity: its spec with the family's defaults, and the model
 # it runs with the settings it inherits from `models:`, such as dtype and max_model_len) is the
-# scorer's identity file R/identity/score/<scorer>.json (common.smk): editing it rescores the
+# scorer's identity file R/identity/score/<scorer>.json (identity.smk): editing it rescores the
 # scorer's blocks; adding a scorer scores every block once. Which runs it scores (datasets, models,
 # strategies, sampling) and its engine settings are left out: widening the selection scores only
 # the new runs. The script reads the config.
 #
 # Two rules with one script, so that profiles can size them apart: `score` loads a model (a GPU on a
-# cluster, the `engine` resource locally); `score_free` runs the model-free scorers (kind logprob),
-# which only read the sample shard.
+# cluster, the `engine` resource locally, its resources from the scorer's engine); `score_free` runs
+# the model-free scorers (kind logprob), which only read the sample shard and take the profile's
+# defaults. (Not `use rule score as score_free`: it would inherit score's resources.)
 
 import re
 
-IDENTITIES.update({("score", s): tconfig.identity_json(tconfig.scorer_identity(config, s)) for s in config["scorers"]})
 FREE_SCORERS = tplan.model_free_scorers(config)
 
 

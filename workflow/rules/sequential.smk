@@ -20,9 +20,9 @@ if has_budget_forcing(config):
             points=f"{EXP}/analysis/sequential_points.parquet",
             optimal=f"{EXP}/analysis/sequential.parquet",
         params:
-            settings=tconfig.canonical(ANALYSIS),
+            settings=tkeys.canonical(ANALYSIS),
             seed=config["seed"],
-            runs=tconfig.canonical(
+            runs=tkeys.canonical(
                 [
                     {
                         "values": f"{EXP}/analysis/{r.partition()}/values.parquet",
@@ -50,7 +50,7 @@ if has_budget_forcing(config):
                 for p in sequential_files(f"{EXP}/report", SEQ_DATASETS)
             ],
         params:
-            settings=tconfig.canonical(config["report"]),
+            settings=tkeys.canonical(config["report"]),
             datasets=SEQ_DATASETS,
             out_dir=lambda w, output: str(Path(output[-1]).parents[1]),  # R/report (from tables/sequential.tex)
         conda:
@@ -74,13 +74,13 @@ if REASONING_RUNS:
         output:
             f"{EXP}/analysis/thinking_costs.parquet",
         params:
-            runs=tconfig.canonical(
+            runs=tkeys.canonical(
                 [
                     {"samples": f"{EXP}/aggregate/{r.partition()}/samples.parquet"} | run_identity(r)
                     for r in REASONING_RUNS
                 ]
             ),
-            models=lambda w: tconfig.canonical(
+            models=lambda w: tkeys.canonical(
                 {m: tconfig.analysis_model_spec(config["models"][m]) for m in sorted({r.model for r in REASONING_RUNS})}
             ),
         conda:

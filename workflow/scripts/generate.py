@@ -1,6 +1,7 @@
-"""Snakemake entry point of the generate stage (logic: ttscale.generate.run_block)."""
+"""Snakemake entry point of the generate stage (logic: ttscale.route.run_block, which hands a
+repeated-sampling block to ttscale.generate and a search block to ttscale.search)."""
 
-from ttscale.generate import run_block
+from ttscale.route import run_block
 from ttscale.snake import run_script
 
 w = snakemake.wildcards

@@ -1,8 +1,8 @@
-"""Snakemake entry point of the compute ledger (logic: ttscale.analysis.ledger.write_ledger)."""
+"""Snakemake entry point of the compute ledger (logic: ttscale.ledger.write_ledger)."""
 
 from pathlib import Path
 
-from ttscale.analysis.ledger import write_ledger
+from ttscale.ledger import write_ledger
 from ttscale.snake import run_script
 
 run_script(snakemake, write_ledger, config=snakemake.config, runs=snakemake.params.runs,

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ttscale.aggregate import STEP_AGGS
 from ttscale.analysis.estimators import group_labels
+from ttscale.analysis.selectors import available
 from ttscale.errors import DataError
 
 
@@ -269,14 +270,11 @@ def _empty_columns(meta: pq.FileMetaData, columns: set[str]) -> set[str]:
 def selector_names(data: RunData, include: list[str], exclude: list[str] = ()) -> list[str]:
     """Selectors available for this run, filtered by the config's fnmatch patterns.
 
-    vote needs answer keys; best:<score> exists for every score; wvote:<score> for every score but
-    the log-probability baselines (negative, so not usable as vote weights).
+    What each kind needs is in ttscale.analysis.selectors.SELECTORS: vote needs answer keys;
+    best:<score> exists for every score; wvote:<score> for every score but the log-probability
+    baselines (negative, so not usable as vote weights).
     """
-    voting = bool((data.labels >= 0).any())
-    names = ["vote"] if voting else []
-    names += [f"best:{s}" for s in data.scores]
-    if voting:
-        names += [f"wvote:{s}" for s in data.scores if s not in ("logprob", "mean_logprob")]
+    names = available(data.scores, voting=bool((data.labels >= 0).any()))
 
     def match(name: str, patterns: list[str]) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -16,36 +16,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.analysis.passk import pass_at_k_matrix
-from ttscale.analysis.run import COSTS, CURVES, EXTRAPOLATION, FITS, OPTIMAL, ORACLE
+from ttscale.analysis.selectors import ORACLE
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
-from ttscale.analysis.strategies import STRATEGIES, STRATEGY_POINTS, compare_strategies
+from ttscale.analysis.strategies import compare_strategies
+from ttscale.analysis.tables import COMBINED, EXP_SCHEMAS, MATCHED, SUMMARY
 from ttscale.errors import DataError
 from ttscale.io import write_table
 
 log = logging.getLogger(__name__)
 
-RUN_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs")
-SCHEMAS = {"curves": CURVES, "fits": FITS, "extrapolation": EXTRAPOLATION, "optimal": OPTIMAL, "costs": COSTS}
-
-SUMMARY = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("problems", pa.int64()),
-    ("n", pa.int64()), ("pass_at_1", pa.float64()), ("coverage_at_n", pa.float64()),
-    ("coverage_lo", pa.float64()), ("coverage_hi", pa.float64()), ("best_selector", pa.string()),
-    ("best_selector_at_n", pa.float64()), ("vote_at_n", pa.float64()), ("prompt_tokens", pa.float64()),
-    ("completion_tokens", pa.float64()), ("flops_per_sample", pa.float64()), ("dollars_per_sample", pa.float64()),
-])
-
 COST_NUMBERS = ("n", "n_correct", "prompt_flops", "decode_flops", "prompt_dollars", "decode_dollars")
-
-MATCHED = pa.schema([
-    ("dataset", pa.string()), ("unit", pa.string()), ("reference", pa.string()), ("reference_k", pa.int64()),
-    ("budget", pa.float64()), ("model", pa.string()), ("sampling", pa.string()), ("k", pa.int64()),
-    ("cost", pa.float64()), ("coverage", pa.float64()), ("coverage_lo", pa.float64()),
-    ("coverage_hi", pa.float64()), ("best_selector", pa.string()), ("selector_k", pa.int64()),
-    ("selector_accuracy", pa.float64()),
-])
-
 
 def _concat(paths: Sequence[str | Path], schema: pa.Schema) -> pa.Table:
     tables = []
@@ -182,8 +163,8 @@ def combine(run_files: Sequence[dict[str, str]], outputs: dict[str, str | Path],
     seed = st["seed"] if st.get("seed") is not None else seed
     keys = ["dataset", "model", "sampling"]
     tables = {}
-    for name in RUN_TABLES:
-        t = _concat([rf[name] for rf in run_files], SCHEMAS[name])
+    for name in COMBINED:
+        t = _concat([rf[name] for rf in run_files], EXP_SCHEMAS[name])
         order = {"curves": [*keys, "metric", "selector", "scheme", "bin", "k"], "fits": [*keys, "fit_on"],
                  "extrapolation": [*keys, "predictor", "k"], "optimal": [*keys, "scheme", "k"],
                  "costs": [*keys, "problem_id"]}[name]
@@ -191,10 +172,8 @@ def combine(run_files: Sequence[dict[str, str]], outputs: dict[str, str | Path],
     tables["summary"] = _sorted(summary_table(tables["curves"], tables["costs"], st["cost"]["prompt_once"]), keys)
     tables["matched"] = compute_matched(tables["costs"], tables["curves"], st, seed)
     tables["strategies"], tables["strategy_points"] = compare_strategies(run_files, tables["costs"], st, seed)
-    schemas = {**SCHEMAS, "summary": SUMMARY, "matched": MATCHED, "strategies": STRATEGIES,
-               "strategy_points": STRATEGY_POINTS}
     for name, path in outputs.items():
-        write_table(path, tables[name], schemas[name], metadata={"runs": len(run_files)})
+        write_table(path, tables[name], EXP_SCHEMAS[name], metadata={"runs": len(run_files)})
     log.info("combined %d runs: %d curve points, %d fits", len(run_files), tables["curves"].num_rows,
              tables["fits"].num_rows)
     return {"runs": len(run_files), "curve_points": tables["curves"].num_rows}

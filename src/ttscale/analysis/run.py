@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,61 +30,13 @@ from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal,
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
 from ttscale.analysis.fits import band, beta_pass_at_k, fit_beta, fit_power_law, power_law
 from ttscale.analysis.passk import pass_at_k_matrix
+from ttscale.analysis.selectors import ORACLE, kind, score_of
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, dense_grid, interval, k_grid, resample_counts, rng_for
+from ttscale.analysis.tables import COSTS, CURVES, EXTRAPOLATION, FITS, OPTIMAL, VALUES
 from ttscale.io import write_table
 
 log = logging.getLogger(__name__)
-
-ORACLE = "oracle"  # the selector name of coverage (pass@k): an oracle verifier picks any correct sample
-
-CURVES = pa.schema([
-    ("metric", pa.string()), ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()),
-    ("selector", pa.string()), ("scheme", pa.string()), ("bin", pa.string()), ("k", pa.float64()),
-    ("value", pa.float64()), ("ci_lo", pa.float64()), ("ci_hi", pa.float64()), ("mc_se", pa.float64()),
-    ("n_problems", pa.int64()), ("flops", pa.float64()), ("dollars", pa.float64()),
-])
-
-VALUES = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("selector", pa.string()),
-    ("k", pa.int64()), ("problem_id", pa.string()), ("value", pa.float64()), ("mc_se", pa.float64()),
-    ("flops", pa.float64()), ("dollars", pa.float64()),
-])
-
-COSTS = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("problem_id", pa.string()),
-    ("level", pa.string()), ("n", pa.int64()), ("n_correct", pa.int64()), ("prompt_tokens", pa.float64()),
-    ("completion_tokens", pa.float64()), ("prompt_flops", pa.float64()), ("decode_flops", pa.float64()),
-    ("prompt_dollars", pa.float64()), ("decode_dollars", pa.float64()),
-    # for comparing strategies at equal compute: every token a search sent and generated (NaN for
-    # repeated sampling), and the FLOPs per token processed (2 x parameters)
-    ("search_tokens", pa.float64()), ("flops_per_token", pa.float64()),
-])
-
-FITS = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("fit_on", pa.string()),
-    ("m", pa.int64()), ("n", pa.int64()), ("n_problems", pa.int64()),
-    ("a", pa.float64()), ("a_lo", pa.float64()), ("a_hi", pa.float64()),
-    ("b", pa.float64()), ("b_lo", pa.float64()), ("b_hi", pa.float64()),
-    ("r2", pa.float64()), ("rmse", pa.float64()), ("n_points", pa.int64()),
-    ("alpha", pa.float64()), ("alpha_lo", pa.float64()), ("alpha_hi", pa.float64()),
-    ("beta", pa.float64()), ("beta_lo", pa.float64()), ("beta_hi", pa.float64()),
-    ("beta_rmse", pa.float64()), ("note", pa.string()),
-])
-
-EXTRAPOLATION = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("predictor", pa.string()),
-    ("m", pa.int64()), ("n", pa.int64()), ("k", pa.int64()), ("observed", pa.float64()),
-    ("observed_lo", pa.float64()), ("observed_hi", pa.float64()), ("predicted", pa.float64()),
-    ("error", pa.float64()),
-])
-
-OPTIMAL = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("scheme", pa.string()),
-    ("k", pa.int64()), ("per_bin", pa.float64()), ("single", pa.float64()), ("gain", pa.float64()),
-    ("gain_lo", pa.float64()), ("gain_hi", pa.float64()), ("choices", pa.string()),
-    ("single_choice", pa.string()), ("in_sample", pa.string()), ("strategies", pa.int64()),
-])
 
 
 def selector_values(data: RunData, ks: np.ndarray, settings: dict[str, Any], rng: np.random.Generator,
@@ -100,14 +53,14 @@ def selector_values(data: RunData, ks: np.ndarray, settings: dict[str, Any], rng
     votes = []
     for nm in names:
         # NaN (unscored) passes: it weighs 0 in the vote (estimators.vote_weights)
-        if nm.startswith("wvote:") and np.nanmin(data.scores[nm[6:]]) < 0:
-            log.warning("%s: scores below 0 cannot weight a vote; wvote:%s left out", data.dataset, nm[6:])
-        elif nm == "vote" or nm.startswith("wvote:"):
+        if kind(nm) == "wvote" and np.nanmin(data.scores[score_of(nm)]) < 0:
+            log.warning("%s: scores below 0 cannot weight a vote; %s left out", data.dataset, nm)
+        elif kind(nm) in ("vote", "wvote"):
             votes.append(nm)
-    best = [nm for nm in names if nm.startswith("best:")]
+    best = [nm for nm in names if kind(nm) == "best"]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         vote_job = pool.submit(_votes, data, ks, settings["vote"], rng, votes) if votes else None
-        jobs = {nm: pool.submit(best_of_k, data.scores[nm[5:]], data.correct, ks) for nm in best}
+        jobs = {nm: pool.submit(best_of_k, data.scores[score_of(nm)], data.correct, ks) for nm in best}
         for nm in best:
             out[nm] = (jobs[nm].result(), zeros)
         if vote_job is not None:
@@ -132,7 +85,7 @@ def _votes(data: RunData, ks: np.ndarray, vs: dict[str, Any], rng: np.random.Gen
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if mc_names:
         draws = int(np.clip(vs["draw_budget"] // max(P * n, 1), vs["min_draws"], vs["max_draws"]))
-        weights = [None if nm == "vote" else data.scores[nm[6:]] for nm in mc_names]
+        weights = [_weights(data, nm) for nm in mc_names]
         for nm, res in zip(mc_names, vote_mc(data.labels, data.group_corr, ks, weights, draws, rng), strict=True):
             results[nm] = res
         log.info("vote: exact for %d of %d problems; Monte Carlo with %d draws for %s", len(exact), P, draws,
@@ -146,13 +99,19 @@ def _votes(data: RunData, ks: np.ndarray, vs: dict[str, Any], rng: np.random.Gen
         one = ks == 1
         mean[:, one], se[:, one] = at1[:, None], 0.0
         full = ks == n
-        mean[:, full] = vote_at_n(data.labels, data.group_corr, None if nm == "vote" else data.scores[nm[6:]])[:, None]
+        mean[:, full] = vote_at_n(data.labels, data.group_corr, _weights(data, nm))[:, None]
         se[:, full] = 0.0
         if nm == "vote":
             for i, v in exact.items():
                 mean[i], se[i] = v, 0.0
         out[nm] = (mean, se)
     return out
+
+
+def _weights(data: RunData, name: str) -> np.ndarray | None:
+    """A vote's weights: none for the plain vote, the named score for a weighted one."""
+    score = score_of(name)
+    return None if score is None else data.scores[score]
 
 
 def difficulty_schemes(data: RunData, settings: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -163,6 +122,31 @@ def difficulty_schemes(data: RunData, settings: dict[str, Any]) -> dict[str, np.
     if bins.get("levels", True) and 2 <= len(distinct) <= bins["max_levels"] and len(distinct) < data.n_problems:
         schemes["level"] = np.array([str(lv) if lv is not None else "none" for lv in data.levels], dtype=object)
     return schemes
+
+
+@dataclass
+class RunContext:
+    """What every table of a run is built from: its data, settings, k grid, every selector's
+    per-problem values and per-problem costs at each k."""
+
+    data: RunData
+    st: dict[str, Any]
+    seed: int
+    ks: np.ndarray
+    vals: dict[str, tuple[np.ndarray, np.ndarray]]
+    dims: dict[str, Any]
+    costs: dict[str, np.ndarray]
+    flops_k: np.ndarray
+    dollars_k: np.ndarray
+    schemes: dict[str, np.ndarray]
+
+    @property
+    def ident(self) -> dict[str, str]:
+        return {"model": self.data.model, "dataset": self.data.dataset, "sampling": self.data.sampling}
+
+    def rng(self, tag: str, *more: Any) -> np.random.Generator:
+        """The generator of one random draw: seeded by its tag, the run and `more` (scheme, bin)."""
+        return rng_for(self.seed, tag, self.data.model, self.data.dataset, self.data.sampling, *more)
 
 
 def analyze_run(
@@ -176,51 +160,88 @@ def analyze_run(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Analyze one run's aggregated tables and write its tables (`outputs`: values, curves, costs,
-    fits, extrapolation, optimal)."""
+    fits, extrapolation, optimal), one builder each."""
     start = time.time()
+    ctx = run_context(samples, problems, settings, model_spec, seed, root, threads)
+    data, ident = ctx.data, ctx.ident
+    P, n = data.correct.shape
+    rows, boot_all = curve_rows(ctx)
+    curves_done = time.time()  # load, every selector's values and their intervals per bin
+    # scaling laws on the whole set, and the honest extrapolation check
+    fit_all, fit_curves, pl, coverage = whole_set_fits(ctx, boot_all)
+    observed = {r["k"]: r for r in rows if r["metric"] == "coverage" and r["scheme"] == "all"}
+    fit_held, extra_rows, held_curves = holdout_check(ctx, observed)
+    rows += fit_curves + held_curves
+    fits_rows = [fit_all, *([fit_held] if fit_held else [])]
+    sel_names = list(ctx.vals)
+    meta = {**ident, "n": n, "problems": P, "ks": ctx.ks.tolist(), "selectors": sel_names, "dims": ctx.dims,
+            "settings": ctx.st, "seed": ctx.seed}
+    write_table(outputs["values"], values_table(ctx), VALUES, metadata=meta)
+    write_table(outputs["costs"], costs_table(ctx), COSTS, metadata=meta)
+    write_table(outputs["curves"], pa.Table.from_pylist(rows, schema=CURVES), CURVES, metadata=meta)
+    write_table(outputs["fits"], pa.Table.from_pylist(fits_rows, schema=FITS), FITS, metadata=meta)
+    write_table(outputs["extrapolation"], pa.Table.from_pylist(extra_rows, schema=EXTRAPOLATION), EXTRAPOLATION,
+                metadata=meta)
+    write_table(outputs["optimal"], pa.Table.from_pylist(optimal_rows(ctx), schema=OPTIMAL), OPTIMAL, metadata=meta)
+    seconds = time.time() - start
+    log.info("analyzed %s/%s/%s in %.1fs: coverage@%d = %.3f, fit a=%.3g b=%.3g", data.model, data.dataset,
+             data.sampling, seconds, n, coverage[-1], pl["a"], pl["b"])
+    return {**ident, "problems": P, "n": n, "ks": len(ctx.ks), "selectors": sel_names, "seconds": round(seconds, 3),
+            "curves_seconds": round(curves_done - start, 3)}
+
+
+def run_context(samples: str | Path, problems: str | Path, settings: dict[str, Any] | None,
+                model_spec: dict[str, Any] | None, seed: int, root: Path | None, threads: int) -> RunContext:
+    """Load the run, compute every selector's values and the per-problem costs."""
     st = analysis_settings(settings)
     seed = st["seed"] if st.get("seed") is not None else seed
     data = load_run(samples, problems)
-    ident = {"model": data.model, "dataset": data.dataset, "sampling": data.sampling}
     P, n = data.correct.shape
     ks = k_grid(n, st["grid_base"], st["ks"])
     vals = selector_values(data, ks, st, rng_for(seed, "vote", data.model, data.dataset, data.sampling), threads)
     log.info("%s/%s/%s: %d problems x %d samples, %d ks, selectors %s", data.model, data.dataset, data.sampling,
              P, n, len(ks), ", ".join(vals))
-
     spec = model_spec or {}
     dims = model_dims(data.model, spec, root)
     costs = problem_costs(data.prompt_tokens, data.completion_tokens, dims, check_prices(data.model, spec))
     once = st["cost"]["prompt_once"]
     flops_k = cost_at(costs["prompt_flops"], costs["decode_flops"], ks, once)
     dollars_k = cost_at(costs["prompt_dollars"], costs["decode_dollars"], ks, once)
+    return RunContext(data, st, seed, ks, vals, dims, costs, flops_k, dollars_k, difficulty_schemes(data, st))
 
-    # per-problem values
-    sel_names = list(vals)
-    K = len(ks)
-    pid = np.array(data.problem_ids, dtype=object)
-    values_table = pa.table({
-        **{c: [v] * (len(sel_names) * K * P) for c, v in ident.items()},
+
+def values_table(ctx: RunContext) -> pa.Table:
+    """Per problem, selector and k: the expected accuracy, its Monte Carlo error and the cost."""
+    P = ctx.data.correct.shape[0]
+    sel_names = list(ctx.vals)
+    K = len(ctx.ks)
+    pid = np.array(ctx.data.problem_ids, dtype=object)
+    return pa.table({
+        **{c: [v] * (len(sel_names) * K * P) for c, v in ctx.ident.items()},
         "selector": np.repeat(np.array(sel_names, dtype=object), K * P),
-        "k": np.tile(np.repeat(ks, P), len(sel_names)),
+        "k": np.tile(np.repeat(ctx.ks, P), len(sel_names)),
         "problem_id": np.tile(pid, len(sel_names) * K),
-        "value": np.concatenate([vals[s][0].T.ravel() for s in sel_names]),
-        "mc_se": np.concatenate([vals[s][1].T.ravel() for s in sel_names]),
-        "flops": np.tile(flops_k.T.ravel(), len(sel_names)),
-        "dollars": np.tile(dollars_k.T.ravel(), len(sel_names)),
+        "value": np.concatenate([ctx.vals[s][0].T.ravel() for s in sel_names]),
+        "mc_se": np.concatenate([ctx.vals[s][1].T.ravel() for s in sel_names]),
+        "flops": np.tile(ctx.flops_k.T.ravel(), len(sel_names)),
+        "dollars": np.tile(ctx.dollars_k.T.ravel(), len(sel_names)),
     }, schema=VALUES)
 
-    # curves per difficulty scheme and bin, with paired bootstrap intervals
-    schemes = difficulty_schemes(data, st)
-    B, conf = st["bootstrap"], st["confidence"]
+
+def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+    """Curves per difficulty scheme and bin, with paired bootstrap intervals; also the bootstrap
+    replicates of coverage on the whole set (the fits' intervals)."""
+    ks, vals, ident = ctx.ks, ctx.vals, ctx.ident
+    sel_names = list(vals)
+    K = len(ks)
+    B, conf = ctx.st["bootstrap"], ctx.st["confidence"]
     rows: list[dict[str, Any]] = []
     boot_all: np.ndarray | None = None
-    for scheme, labels in schemes.items():
+    for scheme, labels in ctx.schemes.items():
         for b in bin_order(scheme, labels):
             idx = np.flatnonzero(labels == b)
-            counts = resample_counts(len(idx), B, rng_for(seed, "bootstrap", data.model, data.dataset,
-                                                          data.sampling, scheme, b))
-            fl, do = nanmean_rows(flops_k[idx], axis=0), nanmean_rows(dollars_k[idx], axis=0)  # NaN: unknown
+            counts = resample_counts(len(idx), B, ctx.rng("bootstrap", scheme, b))
+            fl, do = nanmean_rows(ctx.flops_k[idx], axis=0), nanmean_rows(ctx.dollars_k[idx], axis=0)  # NaN: unknown
             stacked = np.concatenate([vals[s][0][idx] for s in sel_names], axis=1)  # one matmul for all
             boot = boot_means(stacked, counts)
             lo_all, hi_all = interval(boot, conf)
@@ -236,93 +257,108 @@ def analyze_run(
                                  "scheme": scheme, "bin": b, "k": float(k), "value": mean[j], "ci_lo": lo[j],
                                  "ci_hi": hi[j], "mc_se": mc[j], "n_problems": len(idx), "flops": fl[j],
                                  "dollars": do[j]})
+    return rows, boot_all
 
-    curves_done = time.time()  # load, every selector's values and their intervals per bin
-    # scaling laws on the whole set, and the honest extrapolation check
-    fits_rows, extra_rows = [], []
-    coverage = vals[ORACLE][0].mean(axis=0)
-    fs = st["fit"]
+
+def whole_set_fits(ctx: RunContext, boot_all: np.ndarray | None
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], np.ndarray]:
+    """The power-law and beta fits of coverage on all n samples: (fits row, their curves, the power
+    law, the observed coverage per k)."""
+    data, ks, ident = ctx.data, ctx.ks, ctx.ident
+    P, n = data.correct.shape
+    conf, fs = ctx.st["confidence"], ctx.st["fit"]
+    coverage = ctx.vals[ORACLE][0].mean(axis=0)
     reps = boot_all[: fs["bootstrap"]] if boot_all is not None else None
     pl = fit_power_law(ks, coverage, reps, conf, fs["min_points"])
-    fit_counts = resample_counts(P, fs["bootstrap"], rng_for(seed, "beta", data.model, data.dataset, data.sampling))
+    fit_counts = resample_counts(P, fs["bootstrap"], ctx.rng("beta"))
     bt = fit_beta(data.n_correct, np.full(P, n), fit_counts, conf)
     beta_rmse = _rmse(beta_pass_at_k(bt["alpha"], bt["beta"], ks), coverage) if bt["ok"] else np.nan
-    fits_rows.append(_fit_row(ident, "all", n, n, P, pl, bt, beta_rmse))
+    rows: list[dict[str, Any]] = []
     grid = dense_grid(float(n))
     for name, (mid, lo, hi) in {"power_law": band(pl, grid, conf)}.items():
         rows += _line_rows("coverage_fit", ident, name, grid, mid, lo, hi, P)
     if bt["ok"]:
         rows += _line_rows("coverage_fit", ident, "beta", grid, beta_pass_at_k(bt["alpha"], bt["beta"], grid),
                            *_beta_band(bt, grid, conf), P)
+    return _fit_row(ident, "all", n, n, P, pl, bt, beta_rmse), rows, pl, coverage
 
+
+def holdout_check(ctx: RunContext, observed: dict[float, dict[str, Any]]
+                  ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The honest extrapolation check: fit on the first m samples, predict coverage at the k above
+    m and compare with `observed` (coverage rows of the whole set by k). Returns (fits row or None
+    when m = n, extrapolation rows, the extrapolated curves)."""
+    data, ks, ident = ctx.data, ctx.ks, ctx.ident
+    P, n = data.correct.shape
+    conf, fs = ctx.st["confidence"], ctx.st["fit"]
     m = max(1, int(n * fs["holdout"]))
-    if m < n:
-        sub = data.subset(m)
-        sub_ks = k_grid(m, st["grid_base"])
-        sub_cov = pass_at_k_matrix(np.full(P, m), sub.n_correct, sub_ks)
-        sub_counts = resample_counts(P, fs["bootstrap"],
-                                     rng_for(seed, "holdout", data.model, data.dataset, data.sampling))
-        pl_h = fit_power_law(sub_ks, sub_cov.mean(axis=0), boot_means(sub_cov, sub_counts), conf, fs["min_points"])
-        bt_h = fit_beta(sub.n_correct, np.full(P, m), sub_counts, conf)
-        held = ks[ks > m]
-        obs = {r["k"]: r for r in rows if r["metric"] == "coverage" and r["scheme"] == "all"}
-        preds = {"power_law": power_law(held, pl_h["a"], pl_h["b"]) if pl_h["ok"] else np.full(len(held), np.nan),
-                 "beta": beta_pass_at_k(bt_h["alpha"], bt_h["beta"], held) if bt_h["ok"]
-                 else np.full(len(held), np.nan)}
-        for predictor, pred in preds.items():
-            for k, p in zip(held, pred, strict=True):
-                o = obs[float(k)]
-                extra_rows.append({**ident, "predictor": predictor, "m": m, "n": n, "k": int(k), "observed": o["value"],
-                                   "observed_lo": o["ci_lo"], "observed_hi": o["ci_hi"], "predicted": float(p),
-                                   "error": float(p - o["value"])})
-        hold_rmse = _rmse(beta_pass_at_k(bt_h["alpha"], bt_h["beta"], sub_ks), sub_cov.mean(axis=0)) if bt_h["ok"] \
-            else np.nan
-        fits_rows.append(_fit_row(ident, "holdout", m, n, P, pl_h, bt_h, hold_rmse))
-        rows += _line_rows("coverage_extrapolated", ident, "power_law", grid, *band(pl_h, grid, conf), P)
-        if bt_h["ok"]:
-            rows += _line_rows("coverage_extrapolated", ident, "beta", grid,
-                               beta_pass_at_k(bt_h["alpha"], bt_h["beta"], grid), *_beta_band(bt_h, grid, conf), P)
+    if m >= n:
+        return None, [], []
+    extra_rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    grid = dense_grid(float(n))
+    sub = data.subset(m)
+    sub_ks = k_grid(m, ctx.st["grid_base"])
+    sub_cov = pass_at_k_matrix(np.full(P, m), sub.n_correct, sub_ks)
+    sub_counts = resample_counts(P, fs["bootstrap"], ctx.rng("holdout"))
+    pl_h = fit_power_law(sub_ks, sub_cov.mean(axis=0), boot_means(sub_cov, sub_counts), conf, fs["min_points"])
+    bt_h = fit_beta(sub.n_correct, np.full(P, m), sub_counts, conf)
+    held = ks[ks > m]
+    preds = {"power_law": power_law(held, pl_h["a"], pl_h["b"]) if pl_h["ok"] else np.full(len(held), np.nan),
+             "beta": beta_pass_at_k(bt_h["alpha"], bt_h["beta"], held) if bt_h["ok"]
+             else np.full(len(held), np.nan)}
+    for predictor, pred in preds.items():
+        for k, p in zip(held, pred, strict=True):
+            o = observed[float(k)]
+            extra_rows.append({**ident, "predictor": predictor, "m": m, "n": n, "k": int(k), "observed": o["value"],
+                               "observed_lo": o["ci_lo"], "observed_hi": o["ci_hi"], "predicted": float(p),
+                               "error": float(p - o["value"])})
+    hold_rmse = _rmse(beta_pass_at_k(bt_h["alpha"], bt_h["beta"], sub_ks), sub_cov.mean(axis=0)) if bt_h["ok"] \
+        else np.nan
+    rows += _line_rows("coverage_extrapolated", ident, "power_law", grid, *band(pl_h, grid, conf), P)
+    if bt_h["ok"]:
+        rows += _line_rows("coverage_extrapolated", ident, "beta", grid,
+                           beta_pass_at_k(bt_h["alpha"], bt_h["beta"], grid), *_beta_band(bt_h, grid, conf), P)
+    return _fit_row(ident, "holdout", m, n, P, pl_h, bt_h, hold_rmse), extra_rows, rows
 
-    # compute-optimal strategy per bin, two-fold cross-validated
+
+def optimal_rows(ctx: RunContext) -> list[dict[str, Any]]:
+    """The compute-optimal selector per difficulty bin, two-fold cross-validated, at each budget."""
+    ks, ident = ctx.ks, ctx.ident
+    P = ctx.data.correct.shape[0]
+    st = ctx.st
     opt_rows = []
-    strategies = [s for s in sel_names if s != ORACLE]
+    strategies = [s for s in ctx.vals if s != ORACLE]
     budgets = ks if st["budgets"] is None else np.array([k for k in st["budgets"] if k in set(ks.tolist())], np.int64)
     if len(strategies) >= 1 and P >= 2:
-        fold = two_folds(P, rng_for(seed, "folds", data.model, data.dataset, data.sampling))
-        counts = resample_counts(P, B, rng_for(seed, "optimal", data.model, data.dataset, data.sampling))
-        for scheme, labels in schemes.items():
+        fold = two_folds(P, ctx.rng("folds"))
+        counts = resample_counts(P, st["bootstrap"], ctx.rng("optimal"))
+        for scheme, labels in ctx.schemes.items():
             if scheme == "all":
                 continue
             for k in budgets:
                 j = int(np.flatnonzero(ks == k)[0])
-                res = compute_optimal({s: vals[s][0][:, j] for s in strategies}, labels, fold, counts, conf)
+                res = compute_optimal({s: ctx.vals[s][0][:, j] for s in strategies}, labels, fold, counts,
+                                      st["confidence"])
                 opt_rows.append({**ident, "scheme": scheme, "k": int(k), "per_bin": res["per_bin"],
                                  "single": res["single"], "gain": res["gain"], "gain_lo": res["gain_lo"],
                                  "gain_hi": res["gain_hi"], "choices": json.dumps(res["choices"], sort_keys=True),
                                  "single_choice": json.dumps(res["single_choice"]),
                                  "in_sample": json.dumps(res["in_sample"], sort_keys=True),
                                  "strategies": len(strategies)})
+    return opt_rows
 
-    costs_table = pa.table({
-        **{c: [v] * P for c, v in ident.items()}, "problem_id": data.problem_ids, "level": data.levels,
-        "n": np.full(P, n), "n_correct": data.n_correct, **costs,
+
+def costs_table(ctx: RunContext) -> pa.Table:
+    """Per problem: tokens, FLOPs and dollars of its samples (and a search's own token count)."""
+    data = ctx.data
+    P, n = data.correct.shape
+    return pa.table({
+        **{c: [v] * P for c, v in ctx.ident.items()}, "problem_id": data.problem_ids, "level": data.levels,
+        "n": np.full(P, n), "n_correct": data.n_correct, **ctx.costs,
         "search_tokens": data.search_tokens if data.search_tokens is not None else np.full(P, np.nan),
-        "flops_per_token": np.full(P, 2.0 * float(dims["n_params"]) if dims.get("ok") else np.nan)},
+        "flops_per_token": np.full(P, 2.0 * float(ctx.dims["n_params"]) if ctx.dims.get("ok") else np.nan)},
         schema=COSTS)
-    meta = {**ident, "n": n, "problems": P, "ks": ks.tolist(), "selectors": sel_names, "dims": dims,
-            "settings": st, "seed": seed}
-    write_table(outputs["values"], values_table, VALUES, metadata=meta)
-    write_table(outputs["costs"], costs_table, COSTS, metadata=meta)
-    write_table(outputs["curves"], pa.Table.from_pylist(rows, schema=CURVES), CURVES, metadata=meta)
-    write_table(outputs["fits"], pa.Table.from_pylist(fits_rows, schema=FITS), FITS, metadata=meta)
-    write_table(outputs["extrapolation"], pa.Table.from_pylist(extra_rows, schema=EXTRAPOLATION), EXTRAPOLATION,
-                metadata=meta)
-    write_table(outputs["optimal"], pa.Table.from_pylist(opt_rows, schema=OPTIMAL), OPTIMAL, metadata=meta)
-    seconds = time.time() - start
-    log.info("analyzed %s/%s/%s in %.1fs: coverage@%d = %.3f, fit a=%.3g b=%.3g", data.model, data.dataset,
-             data.sampling, seconds, n, coverage[-1], pl["a"], pl["b"])
-    return {**ident, "problems": P, "n": n, "ks": len(ks), "selectors": sel_names, "seconds": round(seconds, 3),
-            "curves_seconds": round(curves_done - start, 3)}
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:

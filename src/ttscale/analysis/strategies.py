@@ -30,29 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
-from ttscale.analysis.run import ORACLE
+from ttscale.analysis.selectors import ORACLE
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
+from ttscale.analysis.tables import STRATEGIES, STRATEGY_POINTS
 from ttscale.errors import DataError
 
 log = logging.getLogger(__name__)
 
 BEST_OF_N = "best-of-N"
-
-STRATEGIES = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("scheme", pa.string()), ("bin", pa.string()),
-    ("budget", pa.int64()), ("n_problems", pa.int64()), ("optimal", pa.float64()), ("best_of_n", pa.float64()),
-    ("gain", pa.float64()), ("gain_lo", pa.float64()), ("gain_hi", pa.float64()), ("efficiency", pa.float64()),
-    ("optimal_flops", pa.float64()), ("best_of_n_flops", pa.float64()), ("choices", pa.string()),
-    ("best_of_n_choice", pa.string()), ("candidates", pa.int64()),
-])
-
-# one row per candidate family (best-of-N or a strategy), bin and budget: its best selector (in sample)
-STRATEGY_POINTS = pa.schema([
-    ("model", pa.string()), ("dataset", pa.string()), ("scheme", pa.string()), ("bin", pa.string()),
-    ("family", pa.string()), ("selector", pa.string()), ("budget", pa.int64()), ("value", pa.float64()),
-    ("ci_lo", pa.float64()), ("ci_hi", pa.float64()), ("flops", pa.float64()), ("n_problems", pa.int64()),
-])
-
 
 def _values(path: str, pids: list[str]) -> dict[tuple[str, int], np.ndarray]:
     """(selector, k) -> per-problem value in the order of `pids` (NaN where a problem has none)."""

@@ -15,13 +15,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.blocks import Block
-from ttscale.config import sampling_identity, sampling_key
+from ttscale.config import register_check
 from ttscale.errors import DataError
 from ttscale.generate.base import Backend, Request, Result
 from ttscale.generate.openai_backend import OpenAIBackend
 from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
+from ttscale.keys import sampling_identity, sampling_key
 from ttscale.reasoning import spec_for, with_reasoning
 from ttscale.registry import Registry
 from ttscale.reuse import gather, sibling_blocks
@@ -34,8 +35,15 @@ BACKENDS: Registry[type[Backend]] = Registry("generation backend")
 BACKENDS.register("vllm")(VLLMBackend)
 BACKENDS.register("openai")(OpenAIBackend)
 
-__all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "reusable_results",
-           "run_block"]
+
+@register_check("models", __name__)
+def check_backends(config: dict[str, Any], source: str, root: Path) -> None:
+    for name, model in config["models"].items():
+        BACKENDS.get(model["backend"], f"{source}: models.{name}.backend")
+        spec_for(model, f"{source}: models.{name}.reasoning")  # a clear error for a bad preset or delimiters
+
+__all__ = ["BACKENDS", "Backend", "Request", "Result", "block_problems", "build_requests", "make_backend",
+           "reusable_results", "run_block"]
 
 
 def block_problems(problems: pa.Table, block: Block, where: str) -> list[dict[str, Any]]:
@@ -152,44 +160,11 @@ def reusable_results(output: str | Path, requests: list[Request],
                   lambda path, wanted: _sibling_results(path, requests, wanted, expect or {}), "samples")
 
 
-def _is_strategy_key(config: dict[str, Any], model: str, dataset: str, sampling: str, root: Path) -> bool:
-    """Whether a sampling key names a search run (`<strategy>.n<budget>-<hash>`).
-
-    Decided by the config, not by the spelling: preset names may contain "." too (`t0.8`), and a
-    preset may even be called like a strategy run (`beam.n4`); the hash tells them apart.
-    """
-    preset = sampling.rpartition("-")[0]
-    if preset in config["sampling"] and sampling_key(config, model, dataset, preset, root) == sampling:
-        return False
-    strategy, _, budget = preset.rpartition(".n")
-    return strategy in (config.get("strategies") or {}) and budget.isdigit()
-
-
-def _run_strategy_block(config: dict[str, Any], model: str, dataset: str, sampling: str, block: str,
-                        problems_path: str | Path, output: str | Path, threads: int | None, root: Path,
-                        backend: Backend | None) -> dict[str, Any]:
-    from ttscale.plan import find_run
-    from ttscale.score import make_scorer
-    from ttscale.search import run_search_block
-
-    run = find_run(config, model, dataset, sampling, root)
-    if run.strategy is None:  # checked before any engine is built
-        raise DataError(f"{output}: {sampling} is not a search run of the current config")
-    scorer_name = config["strategies"][run.strategy].get("scorer")
+def make_backend(config: dict[str, Any], model: str, root: Path, threads: int | None = None) -> Backend:
+    """The configured backend of `model`, loaded (close() it when done)."""
     spec = config["models"][model]
-    own = backend is None
-    if backend is None:
-        backend = BACKENDS.get(spec["backend"], f"models.{model}.backend")(model, spec, root, threads=threads,
-                                                                          seed=config["seed"])
-    scorer = None
-    try:
-        scorer = make_scorer(scorer_name, config, root, threads) if scorer_name else None
-        return run_search_block(config, run, Block.parse(block), problems_path, output, backend, scorer)
-    finally:
-        if scorer is not None:
-            scorer.close()
-        if own:
-            backend.close()
+    return BACKENDS.get(spec["backend"], f"models.{model}.backend")(model, spec, root, threads=threads,
+                                                                  seed=config["seed"])
 
 
 def run_block(
@@ -204,14 +179,13 @@ def run_block(
     root: Path | None = None,
     backend: Backend | None = None,
 ) -> dict[str, Any]:
-    """Generate one block's shard; returns its summary (also stored in the shard's metadata).
+    """Generate one block of repeated sampling; returns its summary (also stored in the shard's metadata).
+
+    Search runs are not this stage's: the workflow routes their blocks elsewhere (ttscale.route).
 
     `backend` may be passed in to reuse a loaded engine for several blocks (benchmarks, tests).
     """
     root = root or Path.cwd()
-    if _is_strategy_key(config, model, dataset, sampling, root):
-        return _run_strategy_block(config, model, dataset, sampling, block, problems_path, output, threads,
-                                   root, backend)
     preset = sampling.rpartition("-")[0]
     if preset not in config["sampling"]:
         raise DataError(f"{output}: {sampling} names neither a sampling preset nor a search run of the current "
@@ -227,10 +201,7 @@ def run_block(
     rows = block_problems(problems, blk, str(problems_path))
     own = backend is None
     if backend is None:
-        spec = config["models"][model]
-        backend = BACKENDS.get(spec["backend"], f"models.{model}.backend")(
-            model, spec, root, threads=threads, seed=config["seed"]
-        )
+        backend = make_backend(config, model, root, threads)
     params = dict(config["sampling"][preset])
     requests = build_requests(backend, rows, blk, params, experiment_seed=config["seed"], model=model,
                               dataset=dataset)

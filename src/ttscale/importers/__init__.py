@@ -29,56 +29,21 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ttscale.blocks import Block, plan_blocks
-from ttscale.config import fingerprint
 from ttscale.errors import DataError
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Reader, Sample  # noqa: F401  (re-exported)
 from ttscale.io import write_json, write_table
-from ttscale.registry import Registry
+from ttscale.keys import fingerprint
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Sample:
-    text: str
-    prompt: str = ""
-    correct: bool | None = None
-    answer: str | None = None
-    answer_key: str | None = None
-    status: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cumulative_logprob: float | None = None
-    finish_reason: str = "stop"
-    scores: dict[str, float | None] = field(default_factory=dict)
-
-
-@dataclass
-class Problem:
-    problem_id: str
-    question: str = ""
-    prompt: str = ""
-    reference: str | None = None
-    tests: str | None = None
-    test_style: str | None = None
-    level: str | None = None
-    task: str = "other"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    samples: dict[int, Sample] = field(default_factory=dict)
-    extractor: str | None = None  # the source's answer rule (importers.extractors): votes group by it alone
-    origin: str = ""  # the file (and record) it came from, for errors
-
-
-Reader = Callable[..., Any]  # (source, **options) -> a list of problems or a ProblemStream
-IMPORTERS: Registry[Reader] = Registry("importer")
 
 MANIFEST = "manifest.json"  # in an imported run's sample directory: the blocks and scorers of its last import
 
@@ -209,20 +174,6 @@ def read_jsonl(source: Path) -> list[Problem]:
                 if not p.prompt and rec.get("prompt"):
                     p.prompt = str(rec["prompt"])
     return list(problems.values())
-
-
-class ProblemStream:
-    """A reader's problems produced one by one, in order, with their count known up front, so an
-    import writes each group of problems' shards as soon as it is read and holds no more than that."""
-
-    def __init__(self, count: int, items: Iterator[Problem]) -> None:
-        self.count, self.items = count, items
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self) -> Iterator[Problem]:
-        return self.items
 
 
 def _prepare(group: list[Problem], source: Path, n: int, tokenizer: str | None, verify: dict[str, Any] | None,

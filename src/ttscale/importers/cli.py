@@ -40,7 +40,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ttscale.analysis.settings import section
+    from ttscale.config import section
     from ttscale.importers import import_samples
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -64,7 +64,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from ttscale.analysis.pipeline import analyze_experiment
+    from ttscale.importers.analyze import analyze_experiment
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers import IMPORTERS, Problem, Sample
+from ttscale.importers.base import IMPORTERS, Problem, Sample
 
 STATUSES = ("pass", "fail", "timeout")
 

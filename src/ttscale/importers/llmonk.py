@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers import IMPORTERS, Problem, ProblemStream, Sample
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Sample
 from ttscale.importers.extractors import EXTRACTORS, minerva_reference
 
 log = logging.getLogger(__name__)

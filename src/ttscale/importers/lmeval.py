@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers import IMPORTERS, Problem, Sample
+from ttscale.importers.base import IMPORTERS, Problem, Sample
 from ttscale.verify.math import extract_answer
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,30 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ttscale.config import is_hub_id, register_check, resolve_path
 from ttscale.errors import ConfigError
 from ttscale.registry import Registry
 
 BUILDERS: Registry[Callable[[Path], None]] = Registry("model builder")
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@register_check("models", __name__)
+def check_models(config: dict[str, Any], source: str, root: Path) -> None:
+    """Every model is built by a known builder, or is a hub id, or a folder that exists."""
+    for name, model in config["models"].items():
+        if model.get("build"):
+            BUILDERS.get(model["build"], f"{source}: models.{name}.build")
+        elif not is_hub_id(model["path"], root):
+            path = resolve_path(model["path"], root)
+            if not path.exists():
+                raise ConfigError(
+                    f"{source}: models.{name}.path: {model['path']!r} does not exist "
+                    f"(looked at {path}) and no `build` is given to create it"
+                )
 
 
 def smollm2_gguf_file() -> Path:

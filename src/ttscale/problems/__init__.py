@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from ttscale.config import register_check, resolve_path
 from ttscale.errors import ConfigError, DataError
+from ttscale.io import write_table
 from ttscale.problems.base import Loader, Problem
 from ttscale.problems.huggingface import HuggingFaceLoader
 from ttscale.problems.human_eval import HumanEvalLoader
@@ -20,6 +23,8 @@ from ttscale.problems.swebench import SWEbenchLoader
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS
 
+log = logging.getLogger(__name__)
+
 LOADERS: Registry[type[Loader]] = Registry("dataset loader")
 LOADERS.register("human_eval")(HumanEvalLoader)
 LOADERS.register("reasoning_gym")(ReasoningGymLoader)
@@ -29,6 +34,16 @@ LOADERS.register("huggingface")(HuggingFaceLoader)
 LOADERS.register("swebench")(SWEbenchLoader)
 
 __all__ = ["LOADERS", "Loader", "Problem", "build_problems", "make_loader", "planned_count"]
+
+
+@register_check("datasets", __name__)
+def check_datasets(config: dict[str, Any], source: str, root: Path) -> None:
+    """Every dataset names a known loader, and its few-shot file exists."""
+    for name, ds in config["datasets"].items():
+        LOADERS.get(ds["loader"], f"{source}: datasets.{name}.loader")
+        few = ds["prompt"].get("few_shot_file")
+        if few and not resolve_path(few, root).exists():
+            raise ConfigError(f"{source}: datasets.{name}.prompt.few_shot_file: {few} does not exist")
 
 
 def make_loader(name: str, spec: dict[str, Any], root: Path | None = None) -> Loader:
@@ -99,3 +114,11 @@ def build_problems(name: str, spec: dict[str, Any], root: Path | None = None) ->
             }
         )
     return pa.Table.from_pylist(rows, schema=PROBLEMS)
+
+
+def write_problems(name: str, spec: dict[str, Any], output: str | Path, root: Path | None = None) -> int:
+    """The problems stage: build a dataset's problem table and write it atomically; returns its rows."""
+    table = build_problems(name, spec, root)
+    write_table(output, table, PROBLEMS, metadata={"dataset": name, "loader": spec["loader"]})
+    log.info("wrote %s: %d problems", output, table.num_rows)
+    return table.num_rows

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import ConfigError, DataError
+from ttscale.patches import patch_paths
 from ttscale.problems.base import Loader, Problem
 from ttscale.problems.huggingface import HuggingFaceLoader
-from ttscale.verify.patches import patch_paths
 
 REQUIRED = ("instance_id", "repo", "base_commit", "problem_statement", "test_patch", "FAIL_TO_PASS",
             "PASS_TO_PASS")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.analysis.settings import report_settings
+from ttscale.config import section
 from ttscale.errors import DataError
 from ttscale.report.tables import Column, write_all
 
@@ -161,6 +161,11 @@ def _compact(choices: Any) -> str:
 
 def _choice_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "choices": _compact(json.loads(r["choices"]))} for r in rows]
+
+
+def report_settings(given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `report:` config section with its schema defaults filled in."""
+    return section("report", given)
 
 
 def make_report(inputs: dict[str, str | Path], out_dir: str | Path,

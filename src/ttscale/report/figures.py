@@ -19,7 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ttscale.analysis import selectors
 from ttscale.analysis.difficulty import bin_order
+from ttscale.analysis.selectors import ORACLE
 from ttscale.io import atomic_path
 
 Rows = list[dict[str, Any]]
@@ -84,23 +86,18 @@ def _grid(n: int, ncols: int = 2, w: float = 5.4, h: float = 3.9) -> tuple[plt.F
 
 
 def selector_order(names: Sequence[str]) -> list[str]:
-    """oracle first, then votes, then best-of-k, each alphabetical."""
-    def key(s: str) -> tuple[int, str]:
-        return ({"oracle": 0, "vote": 1}.get(s, 2 if s.startswith("wvote:") else 3), s)
-
-    return sorted(set(names), key=key)
+    """oracle first, then votes, then best-of-k, each alphabetical (ttscale.analysis.selectors)."""
+    return selectors.order(names)
 
 
 def selector_label(s: str) -> str:
-    if s == "oracle":
-        return "coverage (oracle verifier)"
-    if s == "vote":
-        return "majority vote"
-    if s.startswith("wvote:"):
-        return f"weighted vote by {s[6:]}"
-    if s.startswith("best:"):
-        return f"best-of-k by {s[5:]}"
-    return s
+    return selectors.label(s)
+
+
+def _line_style(s: str) -> str:
+    """Votes solid, best-of-k dashed, best-of-k by a process scorer's step aggregation dotted."""
+    sel, score = selectors.parse(s)
+    return "-" if sel.needs_answers else "--" if ":" not in (score or "") else ":"
 
 
 def coverage_figure(path: Path, dataset: str, curves: Rows, fits: Rows, dpi: int) -> Path:
@@ -142,8 +139,8 @@ def selectors_figure(path: Path, dataset: str, curves: Rows, patterns: Sequence[
         fig, axes = _grid(len(runs), ncols=2, w=5.6 if len(runs) > 1 else 7.2, h=4.4)
         handles: dict[str, Any] = {}
         names = selector_order([r["selector"] for r in curves if r["metric"] in ("coverage", "accuracy")])
-        names = [s for s in names if s == "oracle" or any(fnmatch.fnmatchcase(s, p) for p in patterns)]
-        colors = {s: ("black" if s == "oracle" else SEL_COLORS[i % len(SEL_COLORS)]) for i, s in enumerate(names)}
+        names = [s for s in names if s == ORACLE or any(fnmatch.fnmatchcase(s, p) for p in patterns)]
+        colors = {s: ("black" if s == ORACLE else SEL_COLORS[i % len(SEL_COLORS)]) for i, s in enumerate(names)}
         for ax, (model, sampling) in zip(axes, runs, strict=True):
             kmax = 1.0
             top = _best_at_n(curves, model, sampling, names)
@@ -154,10 +151,9 @@ def selectors_figure(path: Path, dataset: str, curves: Rows, patterns: Sequence[
                     continue
                 k, v, lo, hi = _xy(rows)
                 kmax = max(kmax, float(k.max()))
-                if s in ("oracle", top):  # bands for the oracle and the best selector only: readable
-                    _band(ax, k, lo, hi, colors[s], 0.18 if s == "oracle" else 0.14)
-                style = {"lw": 2.2, "ls": "-"} if s == "oracle" else \
-                    {"lw": 1.2, "ls": "-" if "vote" in s else "--" if s.count(":") == 1 else ":"}
+                if s in (ORACLE, top):  # bands for the oracle and the best selector only: readable
+                    _band(ax, k, lo, hi, colors[s], 0.18 if s == ORACLE else 0.14)
+                style = {"lw": 2.2, "ls": "-"} if s == ORACLE else {"lw": 1.2, "ls": _line_style(s)}
                 (h,) = ax.plot(k, v, color=colors[s], marker="o", ms=2.2, **style)
                 handles.setdefault(s, h)
             _log_k_axis(ax, kmax)

@@ -1,6 +1,6 @@
 """Outcome and process reward models, through vLLM's pooling runner or transformers.
 
-The family entry (ttscale.score.families) says how to render the input and read the score; the
+The family entry (ttscale.models.families) says how to render the input and read the score; the
 backend (`vllm` by default, `transformers` where vLLM lacks the architecture) only runs the model.
 """
 

@@ -1,5 +1,8 @@
 """Search strategies as generation variants: beam search, lookahead search, DVTS and sequential revisions.
 
+The planner plans search runs and ttscale.route hands their blocks here with a backend of the
+generate stage and, for beam and DVTS, a step scorer of the score stage.
+
 A strategy run writes the sample-shard format (so verification, scoring and analysis treat it like
 repeated sampling) plus the search's metadata: each answer's steps and step scores, and per
 problem the tokens the whole search spent (pruned beams included), so strategies compare at
@@ -16,7 +19,9 @@ from typing import Any
 import pyarrow as pa
 
 from ttscale.blocks import Block
+from ttscale.config import register_check
 from ttscale.errors import ConfigError, DataError
+from ttscale.generate import block_problems
 from ttscale.generate.progress import Progress
 from ttscale.io import read_table, write_table
 from ttscale.reasoning import spec_for
@@ -67,6 +72,12 @@ def check_strategy(name: str, spec: dict[str, Any], config: dict[str, Any]) -> N
                 raise ConfigError(f"strategies.{name}.budgets: {b} is not a multiple of rounds {spec['rounds']}")
 
 
+@register_check("strategies", __name__)
+def check_strategies(config: dict[str, Any], source: str, root: Path) -> None:
+    for name, spec in (config.get("strategies") or {}).items():
+        check_strategy(name, spec, config)
+
+
 def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> SearchSpec:
     keys = ("beam_width", "max_steps", "step_delimiter", "step_tokens", "aggregation", "rounds",
             "context_attempts", "revision_prompt", "lookahead", "thinking_budget", "min_thinking",
@@ -78,8 +89,6 @@ def search_spec(spec: dict[str, Any], budget: int, params: dict[str, Any]) -> Se
 def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_path: str | Path,
                      output: str | Path, backend: Any, scorer: Any = None) -> dict[str, Any]:
     """Search every problem of the block and write its N answers per problem."""
-    from ttscale.generate import block_problems
-
     strategy = config["strategies"][run.strategy]
     rows = block_problems(read_table(problems_path, PROBLEMS), block, str(problems_path))
     if (block.s0, block.s1) != (0, run.budget):

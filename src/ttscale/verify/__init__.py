@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
+from ttscale.config import register_check
 from ttscale.errors import DataError
-from ttscale.io import read_table, write_table
+from ttscale.keys import DEFAULT_BY_TASK
+from ttscale.per_sample import PerSampleStage, run_per_sample
 from ttscale.reasoning import answer_rows, read_spans
-from ttscale.reuse import identity_hash, merged, reusable_rows, sample_rows, samples_digest
-from ttscale.schemas import PROBLEMS, SAMPLES, VERDICT_STATUSES, VERDICTS
+from ttscale.schemas import VERDICT_STATUSES, VERDICTS
 from ttscale.verify import reference, repository  # noqa: F401  (repository registers the swebench verifier)
 from ttscale.verify.extended import load_extended
 from ttscale.verify.sandbox import SANDBOXES
@@ -25,7 +23,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SANDBOXES", "VERIFIERS", "verify_block", "verify_items"]
 
-DEFAULT_BY_TASK = {"code": "code", "math": "math", "repo": "swebench", "other": "auto"}
+
+@register_check("verify", __name__)
+def check_verify(config: dict[str, Any], source: str, root: Path) -> None:
+    """The sandbox backend is a known one (whether it runs here is checked when verification starts)."""
+    SANDBOXES.get((config.get("verify") or {}).get("backend", "docker"), f"{source}: verify.backend")
+
 REUSE_COLUMNS = ("text",)  # what a verdict reads of its sample (with the problem)
 
 
@@ -58,41 +61,25 @@ def verify_block(samples_path: str | Path, problems_path: str | Path, output: st
     (ttscale.reuse: a grown problem block verifies only its new problems' samples). With `extended`
     (the dataset's extended-tests table), a code sample that passes its base tests also runs those.
     """
-    start = time.time()
-    samples = read_table(samples_path, SAMPLES, columns=None)
-    problems = {r["problem_id"]: r for r in read_table(problems_path, PROBLEMS).to_pylist()}
-    rows = samples.select(["problem_id", "sample_index", "text"]).to_pylist()
-    missing = {r["problem_id"] for r in rows} - set(problems)
-    if missing:
-        raise DataError(f"{samples_path}: problems {sorted(missing)[:5]} are not in {problems_path}")
-    keys, values = sample_rows(rows, REUSE_COLUMNS)
-    ident = identity_hash(identity)
-    reused, sources = reusable_rows(output, samples_path, keys, values, REUSE_COLUMNS, ident, VERDICTS)
     settings = {**settings, "workers": settings.get("workers") or threads}
-    # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
     ext = load_extended(extended)  # a code dataset's extended tests: samples that pass the base tests run them
-    items, unanswered = answer_rows([{**problems[r["problem_id"]], **r, "extended": ext.get(r["problem_id"])}
-                                     for r in rows], read_spans(samples_path))
-    todo = [i for i in range(len(rows)) if i not in reused]
-    judge = [items[i] for i in todo if i not in unanswered]
-    reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
-    judged = iter(verify_items(judge, settings))
-    fresh = [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
-    verdicts = merged(rows, reused, fresh)
-    table = pa.Table.from_pylist(verdicts, schema=VERDICTS)
-    if table.num_rows != samples.num_rows:
-        raise DataError(f"{output}: {table.num_rows} verdicts for {samples.num_rows} samples in {samples_path}")
-    counts: dict[str, int] = defaultdict(int)
-    for v in verdicts:
-        counts[v["status"]] += 1
-    summary = {"samples": str(samples_path), "rows": table.num_rows, "statuses": dict(counts),
-               "backend": settings.get("backend"), "reused": len(reused), "reused_from": sources,
-               "seconds": round(time.time() - start, 3)}
-    if ext:  # passed the base tests, failed the extended ones
-        summary["false_positives"] = sum(bool(v["correct"] and v.get("correct_extended") is False) for v in verdicts)
-    if ident:
-        summary.update(identity=ident, samples_digest=samples_digest(keys, values))
-    write_table(output, table, VERDICTS, metadata=summary)
-    log.info("wrote %s: %d verdicts %s in %.1fs (%d reused from %s)", output, table.num_rows, dict(counts),
-             time.time() - start, len(reused), ", ".join(sources) or "none")
-    return summary
+
+    def compute(todo: list[int], rows: list[dict[str, Any]], problems: dict[str, dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+        # a reasoning model's shard: verifiers read the answer after the thinking; an unclosed block is no_answer
+        items, unanswered = answer_rows([{**problems[r["problem_id"]], **r, "extended": ext.get(r["problem_id"])}
+                                         for r in rows], read_spans(samples_path))
+        judge = [items[i] for i in todo if i not in unanswered]
+        reference.apply(judge, settings, audit)  # verify.reference_limits: CPU limits from the gold audit
+        judged = iter(verify_items(judge, settings))
+        return [verdict("no_answer", tail=unanswered[i]) if i in unanswered else next(judged) for i in todo]
+
+    def summarize(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+        if not ext:
+            return {}
+        # passed the base tests, failed the extended ones
+        return {"false_positives": sum(bool(v["correct"] and v.get("correct_extended") is False) for v in verdicts)}
+
+    stage = PerSampleStage("verdicts", ["problem_id", "sample_index", "text"], REUSE_COLUMNS, VERDICTS, compute,
+                           details=lambda: {"backend": settings.get("backend")}, extra=summarize)
+    return run_per_sample(stage, samples_path, problems_path, output, identity)

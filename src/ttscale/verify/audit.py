@@ -16,21 +16,11 @@ from typing import Any
 import pyarrow as pa
 
 from ttscale.io import read_table, write_table
-from ttscale.schemas import PROBLEMS
+from ttscale.schemas import AUDIT, PROBLEMS
 from ttscale.verify import verify_items
 from ttscale.verify.reference import reference_cpu
 
 log = logging.getLogger(__name__)
-
-AUDIT = pa.schema([
-    ("problem_id", pa.string()),
-    ("runs", pa.int32()),
-    ("passes", pa.int32()),
-    ("verdict", pa.string()),  # ok, broken, flaky, no_solution
-    ("statuses", pa.string()),
-    ("first_error", pa.string()),
-    ("ref_cpu_s", pa.float64()),  # the reference solution's CPU time (median of passing runs; ttscale.verify.reference)
-])
 
 
 def audit_problems(problems: list[dict[str, Any]], settings: dict[str, Any], repeats: int = 3) -> list[dict[str, Any]]:

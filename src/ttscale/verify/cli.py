@@ -17,8 +17,9 @@ from pathlib import Path
 from ttscale.cli import COMMANDS
 from ttscale.errors import DataError
 from ttscale.io import write_text
+from ttscale.verify.pool import run_tasks
 from ttscale.verify.reference import DEFAULTS, cpu_limit, reference_cpu
-from ttscale.verify.sandbox import LIMITS, run_tasks
+from ttscale.verify.sandbox import LIMITS
 
 
 def _problems(path: str | None) -> dict[str, dict]:

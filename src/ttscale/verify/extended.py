@@ -25,14 +25,19 @@ import pyarrow as pa
 
 from ttscale.errors import ConfigError, DataError
 from ttscale.io import read_table, write_table
+
+# what decides a dataset's extended tests is part of its verify identity, so it lives in ttscale.keys
+from ttscale.keys import EXTENDED_DEFAULTS as DEFAULTS
+from ttscale.keys import extended_enabled as enabled  # noqa: F401
+from ttscale.keys import extended_identity as identity  # noqa: F401
+from ttscale.keys import extended_settings as settings_of
 from ttscale.schemas import EXTENDED, PROBLEMS
 from ttscale.verify.mutation import mutated_inputs, round_trips, seed_inputs, stdin_mutants
-from ttscale.verify.sandbox import run_tasks
+from ttscale.verify.pool import run_tasks
 
 log = logging.getLogger(__name__)
 
 # verify.extended defaults (workflow/schemas/config.schema.yaml documents them)
-DEFAULTS = {"inputs": 50, "input_s": 0.1, "oversample": 3, "file": None}
 
 MARK = "@@ttscale-ref@@"
 
@@ -64,37 +69,6 @@ for __i, __x in enumerate({inputs!r}):
         __out = type(__e).__name__
     print({mark!r} + __j.dumps([__i, __ok, __out, __dt]), flush=True)
 '''
-
-
-def settings_of(config: dict[str, Any], dataset: str) -> dict[str, Any]:
-    """A dataset's extended-test settings: the defaults, then `verify.extended`, then the dataset's own
-    `extended` mapping (e.g. its EvalPlus `file`); `false` at either level turns them off (inputs 0)."""
-    top = (config.get("verify") or {}).get("extended", {})
-    own = config["datasets"][dataset].get("extended", {})
-    if top is False or own is False:
-        return {**DEFAULTS, "inputs": 0}
-    return {**DEFAULTS, **(top if isinstance(top, dict) else {}), **(own if isinstance(own, dict) else {})}
-
-
-def enabled(config: dict[str, Any], dataset: str, root: Path | None = None) -> bool:
-    """Whether a dataset gets an extended-tests table: a code dataset with extended tests not turned off."""
-    from ttscale.config import dataset_task
-
-    ext = settings_of(config, dataset)
-    wanted = int(ext["inputs"]) > 0 or bool(ext.get("file"))
-    return wanted and dataset_task(dataset, config["datasets"][dataset], root) == "code"
-
-
-def identity(config: dict[str, Any], dataset: str, root: Path | None = None) -> dict[str, Any] | None:
-    """What decides a dataset's extended tests (part of its verify identity): the settings, the experiment
-    seed, and a user file's SHA-256; None when the dataset has none."""
-    if not enabled(config, dataset, root):
-        return None
-    ext = settings_of(config, dataset)
-    out = {**ext, "seed": config.get("seed", 0)}
-    if ext.get("file") and Path(ext["file"]).exists():
-        out["file_sha256"] = hashlib.sha256(Path(ext["file"]).read_bytes()).hexdigest()
-    return out
 
 
 def problem_seed(experiment_seed: int, dataset: str, problem_id: str) -> int:

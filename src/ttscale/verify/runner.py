@@ -945,8 +945,23 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
               "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim, task["kind"],
+                                bool(task.get("extended"))))
+    return result
+
+
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict,
+                  kind: str, extended: bool = False) -> dict:
+    """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
+
+    `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
+    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
+    is the harness's JSON, which must carry `nonce` to count as passed; the second, for an asserts task
+    with `extended` tests, the extended tests' report), `kind` the task's test style (asserts or
+    stdio). Pure: tested for every status and signal without running anything.
+    """
     parsed = ext = None
-    calls = task["kind"] == "asserts" and bool(task.get("extended"))  # extended inputs run in this process
+    calls = kind == "asserts" and extended  # extended inputs run in this process
     if report:
         lines = report.decode("utf-8", "replace").splitlines()
         try:
@@ -954,6 +969,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             ext = json.loads(lines[1]) if len(lines) > 1 and calls else None
         except (ValueError, IndexError):
             parsed = parsed if isinstance(parsed, dict) else None
+    result: dict = {}
     if calls and isinstance(parsed, dict) and parsed.get("status") == "passed" \
             and parsed.get("marker") == nonce:
         # the base tests passed; whatever happened next (a hang, a kill) is the extended tests' failure
@@ -975,7 +991,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
-        if result["status"] == "memory" and task["kind"] == "asserts":
+        if result["status"] == "memory" and kind == "asserts":
             # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
             result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:

@@ -1,4 +1,6 @@
-"""Sandboxes that run ttscale.verify.runner on a batch of tasks: docker, podman, bubblewrap, apptainer.
+"""Sandbox backends that run ttscale.verify.runner: docker, podman, bubblewrap, apptainer.
+
+ttscale.verify.pool feeds them tasks (one sandbox per worker, a window of tasks in flight each).
 
 Every backend starts the runner as PID 1 of a fresh PID namespace with no network, a read-only
 root, private tmpfs on /tmp and /dev/shm, no capabilities, no new privileges and an unprivileged
@@ -9,7 +11,6 @@ not available raises SandboxUnavailable; nothing ever falls back to running code
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -17,13 +18,12 @@ import select
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from ttscale.errors import ConfigError, TtscaleError
+from ttscale.errors import ConfigError
 from ttscale.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ RUNNER = (Path(__file__).with_name("runner.py")).read_text(encoding="utf-8")
 IMAGE = "ttscale-verifier:latest"
 ROOTFS = Path(__file__).resolve().parents[3] / "resources" / "images" / "verifier-rootfs"
 BASE_UID = 60000  # a sandbox in slot i runs as uid/gid BASE_UID + i: its processes count against its
-# own RLIMIT_NPROC, so one sample's fork bomb cannot starve the other sandboxes (claimed_slot)
+# own RLIMIT_NPROC, so one sample's fork bomb cannot starve the other sandboxes (pool.claimed_slot)
 
 LIMITS = {
     "wall_s": 10.0,  # per program run (a test case for stdin/stdout problems)
@@ -360,165 +360,3 @@ class ApptainerSandbox(_CommandSandbox):
             "--net", "--network", "none", "--pid", "--writable-tmpfs", "--pwd", "/tmp",
             image, "python3", "-c", RUNNER,
         ]
-
-
-SLOTS = 1024  # uids BASE_UID .. BASE_UID + SLOTS - 1
-SLOT_LOCKS = Path(tempfile.gettempdir()) / "ttscale-sandbox-slots"
-
-
-@contextlib.contextmanager
-def claimed_slot():
-    """A sandbox slot (and so a uid) no other sandbox on this machine is using, held until exit.
-
-    Samples count against their uid's process limit machine-wide, so two verifications running at
-    once (two jobs on one node, say) must not share a uid: one's fork bomb would leave the other
-    unable to start its samples. Slots are claimed with flock on a file per slot, which the kernel
-    releases when the holder exits, however it exits.
-    """
-    if not SLOT_LOCKS.is_dir():
-        SLOT_LOCKS.mkdir(exist_ok=True)
-        with contextlib.suppress(OSError):
-            SLOT_LOCKS.chmod(0o1777)  # every user's verifications claim slots here
-    for slot in range(SLOTS):
-        fd = os.open(SLOT_LOCKS / str(BASE_UID + slot), os.O_CREAT | os.O_RDONLY, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield slot
-        finally:
-            os.close(fd)
-        return
-    raise TtscaleError(f"all {SLOTS} sandbox slots are in use (locks in {SLOT_LOCKS})")
-
-
-WINDOW = 32  # tasks in flight per sandbox: hides the round trip through the container engine
-REFILL = 16  # tasks sent together (the runner answers in batches of up to ttscale.verify.runner.BATCH)
-
-
-def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, workers: int = 1,
-              settings: dict[str, Any] | None = None) -> dict[int, dict]:
-    """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
-
-    Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of
-    one worker, not a fixed share of the work; tasks go out REFILL at a time and answers come
-    back in batches, which spares the container engine most of its per-message work. Queued
-    tasks cannot be touched by the running sample: the runner starts each only after the
-    previous one and everything it started are gone (a sample may see queued tasks' text in the
-    memory it inherits; see docs/verification.md). If a sandbox dies (a sample took down its
-    runner), its unanswered tasks go back to the queue marked `flush`, which makes the runner
-    answer each of them at once: the sample it was running cannot be told from finished ones
-    whose answers were still batched. When a sandbox dies with such a task first in line, that
-    is the sample it was running: it is `crashed`, the tasks behind it go back to the queue and
-    a new sandbox takes over; if new sandboxes die before answering anything twice in a row, the
-    remaining tasks are `sandbox_error`.
-    """
-    limits = {**LIMITS, **(limits or {})}
-    box = SANDBOXES.get(backend, "verify.backend")(settings)
-    box.check()
-    queue: list[dict] = list(reversed(tasks))
-    results: dict[int, dict] = {}
-    errors: list[Exception] = []
-    lock = threading.Lock()
-    # the runner answers within one task's limits of the previous answer (it flushes a batch that waited)
-    per_task = max(float(limits["wall_s"]), float(limits["task_wall_s"])) + 30.0
-
-    def take() -> dict | None:
-        with lock:
-            return queue.pop() if queue else None
-
-    def give_back(items: list[dict]) -> None:
-        with lock:
-            queue.extend(reversed(items))
-
-    def work() -> None:
-        try:
-            with claimed_slot() as slot:
-                run_sandboxes(slot)
-        except Exception as exc:  # raised below, in the caller's thread; the other workers stop too
-            with lock:
-                errors.append(exc)
-                queue.clear()
-
-    def run_sandboxes(slot: int) -> None:
-        failures = 0
-        while True:
-            with lock:
-                if not queue:
-                    return
-            try:
-                session = box.open(limits, slot)
-            except Exception as exc:
-                failures += 1
-                if failures >= 2:
-                    task = take()
-                    if task is not None:
-                        with lock:
-                            results[task["id"]] = _lost(task, f"cannot start a {backend} sandbox: {exc}")
-                continue
-            inflight: list[dict] = []
-            answered, died = 0, False
-            try:
-                while True:
-                    if len(inflight) <= WINDOW - REFILL:
-                        batch = []
-                        while len(inflight) + len(batch) < WINDOW and (task := take()) is not None:
-                            batch.append(task)
-                        if batch:
-                            inflight += batch  # before sending: a failed send must not lose them
-                            session.send(*batch)
-                    if not inflight:
-                        break
-                    try:
-                        res = session.recv(per_task)
-                    except TimeoutError:  # no answer long after the sample's own limits: it is stuck
-                        res = None
-                    if res is not None and "fatal" in res:  # the runner refused to run anything here
-                        raise SandboxUnavailable(f"verify.backend {backend}: {res['fatal']}")
-                    if res is None or res.get("id") != inflight[0]["id"]:
-                        died = True
-                        break
-                    with lock:
-                        results[inflight.pop(0)["id"]] = res
-                    answered += 1
-            except OSError:
-                died = True
-            finally:
-                err = session.close(clean=not died and not inflight)
-            if not died:
-                return
-            if not inflight[0].get("flush"):  # answers may have been batched: rerun them one by one
-                for task in inflight:
-                    task["flush"] = True
-                give_back(inflight)
-                failures = 0 if answered else failures + 1
-                log.warning("%s sandbox ended with %d tasks unanswered; running them again", backend, len(inflight))
-                continue
-            victim, rest = inflight[0], inflight[1:]
-            give_back(rest)
-            failures = 0 if answered else failures + 1
-            with lock:
-                if failures >= 2:
-                    results[victim["id"]] = _lost(victim, f"the sandbox failed twice: {err[-300:]}")
-                else:
-                    results[victim["id"]] = {"id": victim["id"], "status": "crashed", "duration": 0.0, "tail": "",
-                                              "error": f"the sandbox ended while running this sample {err[-300:]}"}
-            log.warning("%s sandbox ended during task %s; starting a new one", backend, victim["id"])
-
-    threads = [threading.Thread(target=work) for _ in range(max(1, min(workers, len(tasks))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    missing = [t["id"] for t in tasks if t["id"] not in results]
-    if missing:
-        raise TtscaleError(f"verification lost {len(missing)} tasks: {missing[:5]}")
-    return results
-
-
-def _lost(task: dict, why: str) -> dict:
-    return {"id": task["id"], "status": "sandbox_error", "duration": 0.0, "tail": "", "error": why}

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from ttscale.registry import Registry
 from ttscale.verify.code import asserts_program, extract_code
 from ttscale.verify.math import canonical_key, equivalent, extract_answer
-from ttscale.verify.sandbox import run_tasks
+from ttscale.verify.pool import run_tasks
 
 log = logging.getLogger(__name__)
 TAIL = 2000  # characters of output kept in a verdict

@@ -16,6 +16,7 @@ from typing import Any
 from ttscale.aggregate import aggregate_run
 from ttscale.analysis.experiment import combine
 from ttscale.analysis.run import analyze_run
+from ttscale.analysis.tables import EXP_TABLES, RUN_TABLES
 from ttscale.errors import DataError
 from ttscale.importers import MANIFEST, read_manifest
 from ttscale.io import read_metadata
@@ -24,9 +25,6 @@ from ttscale.report import make_report
 
 log = logging.getLogger(__name__)
 
-RUN_TABLES = ("values", "curves", "costs", "fits", "extrapolation", "optimal")
-EXP_TABLES = ("curves", "fits", "extrapolation", "optimal", "costs", "summary", "matched", "strategies",
-              "strategy_points")
 
 
 def _value(part: Path, key: str) -> str:

@@ -1,4 +1,5 @@
-"""Review fixes: missing vote weights, re-imports, unknown token counts, strict import fields, tied bins."""
+"""The analysis's inputs at their edges: missing vote weights, re-imported and cut-short imports,
+unknown token counts, strict import fields, tied difficulty bins."""
 
 from __future__ import annotations
 
@@ -13,16 +14,16 @@ import pytest
 import yaml
 
 from ttscale.aggregate import aggregate_run
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
 from ttscale.analysis.cost import problem_costs
 from ttscale.analysis.data import load_run
 from ttscale.analysis.difficulty import quantile_bins
 from ttscale.analysis.estimators import group_labels, vote_at_n, vote_mc
 from ttscale.analysis.experiment import summary_table
-from ttscale.analysis.pipeline import analyze_experiment, discover
 from ttscale.analysis.run import COSTS, CURVES
 from ttscale.errors import DataError
 from ttscale.importers import MANIFEST, import_samples
+from ttscale.importers.analyze import analyze_experiment, discover
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 # --- 1. a missing score weighs 0 in a weighted vote ------------------------------------------------
 

@@ -167,8 +167,7 @@ def measure(bench_dir: str | Path, gpus_of: dict[str, Any], estimates: pa.Table)
 def model_params(config: dict[str, Any], root: Path | None = None) -> dict[str, float | None]:
     """Parameter counts of the config's models and model-based scorers (None where unknown)."""
     from ttscale.analysis.cost import model_dims
-    from ttscale.score.engines import model_spec
-    from ttscale.score.families import resolve
+    from ttscale.models.families import model_spec, resolve
 
     out: dict[str, float | None] = {}
     for name, spec in config["models"].items():

@@ -1,4 +1,4 @@
-"""Regressions of the generate stage and prompt rendering found in review: dotted preset names,
+"""The generate stage's requests and their bookkeeping: dotted preset names,
 the OpenAI backend's request bodies, torn resume journals, resume rates and prompt errors.
 
 No engine: the scripted backend, the fake OpenAI server and a fake client stand in.
@@ -19,12 +19,14 @@ import test_generate
 from fakes import FakeOpenAIServer, ScriptedBackend
 from test_generate import _openai, _Tok
 
-from ttscale.config import sampling_key, validate
+from ttscale import route
+from ttscale.config import validate
 from ttscale.errors import ConfigError
 from ttscale.generate import Request, run_block
 from ttscale.generate.openai_backend import OpenAIBackend, _read_journal
 from ttscale.generate.progress import Progress
 from ttscale.io import read_metadata, read_table, write_table
+from ttscale.keys import sampling_key
 from ttscale.plan import runs
 from ttscale.problems import build_problems
 from ttscale.schemas import PROBLEMS, SAMPLES
@@ -51,8 +53,8 @@ def test_dotted_preset_names_run_as_sampling_and_strategies_still_search(tmp_pat
     seen = {}
     for run in runs(config, tmp_path):
         out = tmp_path / f"{run.key}.parquet"
-        run_block(config, run.model, run.dataset, run.key, run.blocks[0].name, problems, out, root=tmp_path,
-                  backend=ScriptedBackend())
+        route.run_block(config, run.model, run.dataset, run.key, run.blocks[0].name, problems, out, root=tmp_path,
+                        backend=ScriptedBackend())
         seen[run.key] = read_metadata(out).get("strategy")
     assert seen == {sampling_key(config, "m", "d", "t0.8", tmp_path): None,
                     sampling_key(config, "m", "d", "rev.n4", tmp_path): None,

@@ -3,6 +3,8 @@
 Adding a reward model is one entry here (or the same keys in the scorer's config): how to render
 (question, response) or (question, steps) for the model, and which read-out turns the model's
 output into a score. Scorer configs name a family with `family:` and may override any field.
+`model_spec` says which model a scorer runs; both are pure lookups, so identities (ttscale.keys),
+planning and the score stage share them.
 
 Read-outs:
 - `classify`: a sequence-classification head on the whole conversation (vLLM's pooling runner,
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ttscale.errors import ConfigError
 from ttscale.registry import Registry
 
 FAMILIES: Registry[dict[str, Any]] = Registry("reward-model family")
@@ -82,3 +85,21 @@ def resolve(spec: dict[str, Any]) -> dict[str, Any]:
     base = dict(FAMILIES.get(spec["family"], "scorers.*.family"))
     base.pop("doc", None)
     return {**base, **{k: v for k, v in spec.items() if v is not None and v != {}}}
+
+
+def model_spec(name: str, spec: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The model a scorer runs: a model of the config (`model:`) or its own `path` (+ `build`)."""
+    if spec.get("model"):
+        if spec["model"] not in config["models"]:
+            raise ConfigError(f"scorers.{name}.model: {spec['model']!r} is not a model of the config; "
+                              f"known: {', '.join(sorted(config['models']))}")
+        base = dict(config["models"][spec["model"]])
+    else:
+        path = spec.get("path") or (f"resources/models/{spec['family']}" if spec.get("build") else spec.get("hub"))
+        if not path:
+            raise ConfigError(f"scorers.{name}: give `model` (a model of the config) or `path`")
+        base = {"path": path, "build": spec.get("build"), "dtype": "auto"}
+    for key in ("dtype", "max_model_len", "revision", "tokenizer"):
+        if spec.get(key) is not None:
+            base[key] = spec[key]
+    return base
