@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ttscale.aggregate.synthetic import SyntheticSpec, write_run
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 from ttscale.aggregate import aggregate_run
 from ttscale.analysis.imperfect import imperfect_experiment, imperfect_run, wilson
