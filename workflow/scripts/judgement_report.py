@@ -1,6 +1,6 @@
 """Snakemake entry point of the report's math judgement tables (logic: ttscale.report.imperfect)."""
 
-from ttscale.analysis.settings import report_settings
+from ttscale.report import report_settings
 from ttscale.report.imperfect import make_judgement_report
 from ttscale.snake import run_script
 
