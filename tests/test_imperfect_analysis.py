@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 from ttscale.aggregate import aggregate_run
 from ttscale.analysis.imperfect import imperfect_experiment, imperfect_run, wilson
 from ttscale.analysis.passk import pass_at_k
 from ttscale.report.imperfect import make_imperfect_report, report_files
+from ttscale.testing.synthetic import SyntheticSpec, write_run
 
 SPEC = SyntheticSpec(n_problems=12, samples=32, block_size=16, problems_per_block=6, scorers=("orm",))
 

@@ -95,7 +95,7 @@ def write_sequential_report(points_path: str | Path, optimal_path: str | Path, o
 def sequential_report(points: str, optimal: str, out_dir: str, datasets: list[str],
                       settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `sequential_report` stage, with the `report:` settings (dpi, digits)."""
-    from ttscale.analysis.settings import report_settings
+    from ttscale.report import report_settings
 
     st = report_settings(settings)
     return {"files": write_sequential_report(points, optimal, out_dir, datasets, st["dpi"], st["digits"])}
