@@ -81,7 +81,7 @@ if REASONING_RUNS:
                 ]
             ),
             models=lambda w: tkeys.canonical(
-                {m: tconfig.analysis_model_spec(config["models"][m]) for m in sorted({r.model for r in REASONING_RUNS})}
+                {m: tkeys.analysis_model_spec(config["models"][m]) for m in sorted({r.model for r in REASONING_RUNS})}
             ),
         conda:
             "../envs/ttscale.yaml"
