@@ -21,7 +21,7 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     if not (prm / "config.json").exists():
         build("smollm2_test_prm", prm)
     (workdir / "resources" / "models" / prm.name).symlink_to(prm)  # shared, like the embedded model
-    search = {"budgets": [4], "beam_width": 2, "scorer": "prm", "max_steps": 2, "step_tokens": 16,
+    search = {"budgets": [4], "beam_width": 2, "scorer": "prm", "max_steps": 3, "step_tokens": 48,
               "step_delimiter": "\n"}
     config = {
         "experiment": "look", "seed": 1, "samples_per_problem": 4, "block_size": 4,

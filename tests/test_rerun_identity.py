@@ -271,4 +271,5 @@ def test_model_free_scorers_ask_for_no_gpu(done, profile):
     else:
         # the GPU count comes from the scorer's engine (ttscale.resources), the partition from the profile
         assert all(re.search(r"\bgpu=1\b", j["resources"]) and "slurm_partition=gpu" in j["resources"] for j in judge)
-        assert not any(re.search(r"\bgpu=[1-9]", j["resources"]) or "slurm_partition=gpu" in j["resources"] for j in free)
+        assert not any(re.search(r"\bgpu=[1-9]", j["resources"]) or "slurm_partition=gpu" in j["resources"]
+                       for j in free)

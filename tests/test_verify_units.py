@@ -162,48 +162,61 @@ def test_runner_precompiles_small_programs_only():
     assert direct and not ours
 
 
+def _run_task_child(task: dict, lim: dict, index: int, pidfd: bool) -> dict:
+    from ttscale.verify import runner
+
+    if not pidfd:
+        runner._pidfd = lambda pid: None
+    return runner.run_task(task, lim, index)
+
+
+def _run_task_fresh(task: dict, lim: dict, index: int, pidfd: bool = True) -> dict:
+    """runner.run_task in a fresh interpreter, as in a sandbox, where the runner is the first process:
+    by the time these tests run, the suite's process holds engine threads and state from other tests,
+    and the runner forks the tests' process and the sample from whatever calls it."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_run_task_child, (task, lim, index, pidfd))
+
 def test_runner_tasks_run_precompiled_code(tmp_path):
     """run_task on the host (outside a sandbox it only cleans up its own children): a precompiled
     program passes, one that does not compile is the child's syntax_error with its line, and a
     stdin/stdout program (compiled once) answers every test case."""
-    from ttscale.verify import runner
     from ttscale.verify.sandbox import LIMITS
 
     lim = {**LIMITS, "wall_s": 10, "memory_mb": 1 << 20, "workroot": str(tmp_path)}  # the test process is large
     tests = "def check(candidate):\n    assert candidate(2) == 4\n"
-    good = runner.run_task({"id": 1, "kind": "asserts", "code": "def sq(x):\n    return x * x\n", "tests": tests,
+    good = _run_task_fresh({"id": 1, "kind": "asserts", "code": "def sq(x):\n    return x * x\n", "tests": tests,
                             "entry_point": "sq"}, lim, 0)
     assert good["status"] == "passed" and good["tests_passed"] == 1
-    broken = runner.run_task({"id": 2, "kind": "asserts", "code": "def sq(x):\n    return x *\n", "tests": tests,
+    broken = _run_task_fresh({"id": 2, "kind": "asserts", "code": "def sq(x):\n    return x *\n", "tests": tests,
                               "entry_point": "sq"}, lim, 1)
     assert broken["status"] == "syntax_error" and "line 2" in broken["error"]
     cases = [{"input": "3\n", "output": "9"}, {"input": "5\n", "output": "25"}]
     program = "import os\nn = int(os.read(0, 64))\nos.write(1, b'%d' % (n * n))\n"  # pytest replaces sys.stdin/out
-    stdio = runner.run_task({"id": 3, "kind": "stdio", "code": program, "tests": json.dumps(cases)}, lim, 2)
+    stdio = _run_task_fresh({"id": 3, "kind": "stdio", "code": program, "tests": json.dumps(cases)}, lim, 2)
     assert stdio["status"] == "passed" and (stdio["tests_passed"], stdio["tests_total"]) == (2, 2)
 
 
 @pytest.mark.parametrize("pidfd", [True, False])
-def test_runner_waits_for_the_exit_under_the_deadline(tmp_path, monkeypatch, pidfd):
+def test_runner_waits_for_the_exit_under_the_deadline(tmp_path, pidfd):
     """The runner waits for a sample's exit through a pidfd, or (kernels without one) for the end of
     its pipes and then its exit; either way a sample that closes its pipes and sleeps times out at
     the wall-time limit, and output written just before exiting is all collected."""
     import time
 
-    from ttscale.verify import runner
     from ttscale.verify.sandbox import LIMITS
 
-    if not pidfd:
-        monkeypatch.setattr(runner, "_pidfd", lambda pid: None)
     lim = {**LIMITS, "wall_s": 1.5, "memory_mb": 1 << 20, "workroot": str(tmp_path)}
     tests = "def check(candidate):\n    assert candidate(2) == 4\n"
     start = time.monotonic()
-    quiet = runner.run_task({"id": 1, "kind": "asserts", "code": "import os, time\nos.closerange(0, 4096)\n"
-                             "time.sleep(60)\n", "tests": tests, "entry_point": "sq"}, lim, 0)
+    quiet = _run_task_fresh({"id": 1, "kind": "asserts", "code": "import os, time\nos.closerange(0, 4096)\n"
+                             "time.sleep(60)\n", "tests": tests, "entry_point": "sq"}, lim, 0, pidfd)
     assert quiet["status"] == "timeout" and time.monotonic() - start < 20
     loud = "import os\nfor i in range(200):\n    os.write(1, b'%d' % i + b'x' * 1000 + b'\\n')\n"
     cases = [{"input": "", "output": "\n".join(str(i) + "x" * 1000 for i in range(200))}]
-    out = runner.run_task({"id": 2, "kind": "stdio", "code": loud, "tests": json.dumps(cases)}, lim, 1)
+    out = _run_task_fresh({"id": 2, "kind": "stdio", "code": loud, "tests": json.dumps(cases)}, lim, 1, pidfd)
     assert out["status"] == "passed", out
 
 
