@@ -19,6 +19,7 @@ rule analyze:
         settings=tkeys.canonical(ANALYSIS),
         model_spec=lambda w: tkeys.analysis_model_spec(config["models"][w.model]),
         seed=config["seed"],
+        adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"
     log:

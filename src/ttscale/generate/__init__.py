@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,12 @@ def run_block(
     threads: int | None = None,
     root: Path | None = None,
     backend: Backend | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Generate one block of repeated sampling; returns its summary (also stored in the shard's metadata).
+
+    `only`: the problem ids of the block's positions to sample (a later round of an adaptive run
+    samples the problems its decision chose; ttscale.analysis.rounds), all when None.
 
     Search runs are not this stage's: the workflow routes their blocks elsewhere (ttscale.route).
 
@@ -199,6 +204,11 @@ def run_block(
     blk = Block.parse(block)
     problems = read_table(problems_path, PROBLEMS)
     rows = block_problems(problems, blk, str(problems_path))
+    if only is not None:
+        unknown = sorted(set(only) - {r["problem_id"] for r in rows})
+        if unknown:
+            raise DataError(f"{output}: problems {unknown[:5]} are not at the positions of block {block}")
+        rows = [r for r in rows if r["problem_id"] in set(only)]
     own = backend is None
     if backend is None:
         backend = make_backend(config, model, root, threads)
