@@ -60,6 +60,20 @@ def planned_samples(wildcards):
     return trounds.planned_counts(np.array(run.ends), pids, decisions)
 
 
+def with_rounds(run_dicts):
+    """Run descriptions ({model, dataset, sampling, sample_shards, verdict_shards, ...}) with every
+    round's shards for the adaptive runs (the ledger's inputs)."""
+    out = []
+    for d in run_dicts:
+        run = ADAPTIVE.get((d["model"], d["dataset"], d["sampling"]))
+        if run is not None:
+            blocks = adaptive_rounds(run, len(run.ends))[0]
+            d = {**d, "sample_shards": [tplan.shard(config, "samples", run, b) for b in blocks],
+                 "verdict_shards": [tplan.shard(config, "verdicts", run, b) for b in blocks]}
+        out.append(d)
+    return out
+
+
 def round_decision(wildcards):
     """The decision file a block of a later round reads its problems from (none for round 0 and
     uniform runs)."""
