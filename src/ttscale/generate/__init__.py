@@ -255,8 +255,9 @@ def run_block(
         "generated_samples": len(todo),
         "reused_from": sources,
     }
-    if table.num_rows != blk.size:
-        raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
+    planned = blk.size if only is None else len(rows) * blk.n_samples  # an adaptive round: its chosen problems
+    if table.num_rows != planned:
+        raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {planned}")
     schema = SAMPLES
     thinking = spec_for(config["models"][model], f"models.{model}.reasoning")
     if thinking is not None:  # only a reasoning model's shards get the answer columns
