@@ -15,6 +15,7 @@ from typing import Any
 from ttscale.config import resolve_path as _resolve
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, make_loader
+from ttscale.problems.prompts import model_prompt
 from ttscale.reasoning import identity as reasoning_identity
 
 # --- samples -----------------------------------------------------------------------------------
@@ -60,13 +61,16 @@ def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[st
     return ident
 
 
-def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """Loader, its arguments (except those that only set how many problems) and the prompt."""
+def dataset_identity(ds: dict[str, Any], root: Path | None = None, model: str | None = None) -> dict[str, Any]:
+    """Loader, its arguments (except those that only set how many problems) and the prompt `model`
+    sees (the dataset's, with the model's `per_model.<model>.prompt` over it: an override is a new
+    key for that model only)."""
     exempt = LOADERS.get(ds["loader"]).size_args if ds["loader"] in LOADERS else ()
+    prompt = model_prompt(ds, model) if model is not None else ds.get("prompt") or {}
     return {
         "loader": ds["loader"],
         "args": {k: v for k, v in (ds.get("args") or {}).items() if k not in exempt},
-        "prompt": prompt_identity(ds.get("prompt") or {}, root),
+        "prompt": prompt_identity(prompt, root),
     }
 
 
@@ -77,7 +81,7 @@ def sampling_identity(
     return {
         "seed": config["seed"],
         "model": model_identity(config["models"][model]),
-        "dataset": dataset_identity(config["datasets"][dataset], root),
+        "dataset": dataset_identity(config["datasets"][dataset], root, model),
         "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
     }
 
