@@ -282,3 +282,12 @@ def is_search_key(config: dict[str, Any], model: str, dataset: str, sampling: st
         return False
     strategy, _, budget = preset.rpartition(".n")
     return strategy in (config.get("strategies") or {}) and budget.isdigit()
+
+
+def scorer_cost_spec(config: dict[str, Any], scorer: str) -> dict[str, Any] | None:
+    """What the cost model reads of a scorer's model (as analysis_model_spec); None for a model-free
+    scorer (kind logprob reads the samples' own log-probabilities: no model call)."""
+    spec = resolve(config["scorers"][scorer])
+    if spec.get("kind") == "logprob":
+        return None
+    return analysis_model_spec(model_spec(scorer, spec, config))

@@ -6,11 +6,32 @@
 from ttscale.analysis.tables import EXP_TABLES, RUN_TABLES
 
 
+def analysis_scorers(wildcards):
+    """The model-based scorers of a run and what the cost model reads of them (their FLOPs columns)."""
+    specs = {s: tkeys.scorer_cost_spec(config, s) for s in run_scorers(wildcards)}
+    return tkeys.canonical({s: v for s, v in specs.items() if v is not None})
+
+
+def analysis_step_scorer(wildcards):
+    """A search run's step scorer (its FLOPs while searching), or None."""
+    run = run_of(wildcards)
+    name = (config.get("strategies") or {}).get(run.strategy, {}).get("scorer") if run.strategy else None
+    spec = tkeys.scorer_cost_spec(config, name) if name else None
+    return tkeys.canonical({"name": name, "spec": spec}) if spec is not None else None
+
+
+def search_sample_shards(wildcards):
+    """A search run's sample shards: the step scorer's tokens are counted there (none for other runs)."""
+    run = run_of(wildcards)
+    return stage_shards("samples", run) if run.strategy and analysis_step_scorer(wildcards) else []
+
+
 rule analyze:
     input:
         samples=f"{EXP}/aggregate/{PART}/samples.parquet",
         problems=f"{EXP}/aggregate/{PART}/problems.parquet",
         model=built_model,
+        search_shards=search_sample_shards,
     output:
         **{t: f"{EXP}/analysis/{PART}/{t}.parquet" for t in RUN_TABLES},
     params:
@@ -19,6 +40,8 @@ rule analyze:
         settings=tkeys.canonical(ANALYSIS),
         model_spec=lambda w: tkeys.analysis_model_spec(config["models"][w.model]),
         seed=config["seed"],
+        scorers=analysis_scorers,
+        step_scorer=analysis_step_scorer,
     conda:
         "../envs/ttscale.yaml"
     log:

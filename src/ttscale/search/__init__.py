@@ -22,9 +22,9 @@ from ttscale.blocks import Block
 from ttscale.config import register_check
 from ttscale.errors import ConfigError, DataError
 from ttscale.generate import block_problems
-from ttscale.problems.prompts import model_rows
 from ttscale.generate.progress import Progress
 from ttscale.io import read_table, write_table
+from ttscale.problems.prompts import model_rows
 from ttscale.reasoning import spec_for
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
