@@ -177,3 +177,9 @@ def test_thinking_and_answer_apart_in_the_costs_table(experiment, tmp_path):
         assert r["thinking_tokens"] + r["answer_tokens"] == pytest.approx(r["completion_tokens"])
         assert r["thinking_dollars"] == pytest.approx(r["thinking_tokens"] * 3.0 / 1e6)
         assert r["answer_dollars"] == pytest.approx(r["answer_tokens"] * 2.0 / 1e6)
+        # the sample's dollars bill each part at its own price
+        assert r["decode_dollars"] == pytest.approx(r["thinking_dollars"] + r["answer_dollars"])
+    curves = pq.read_table(out["curves"]).to_pylist()
+    one = [c for c in curves if c["metric"] == "coverage" and c["scheme"] == "all" and c["k"] == 1]
+    mean = np.mean([r["prompt_dollars"] + r["decode_dollars"] for r in costs.values()])
+    assert one and one[0]["dollars"] == pytest.approx(mean)

@@ -184,6 +184,14 @@ def analyze_run(
     start = time.time()
     ctx = run_context(samples, problems, settings, model_spec, seed, root, threads)
     ctx.extra = extra_costs(ctx, samples, model_spec or {}, root, scorers or {}, step_scorer, search_shards or [])
+    if ((model_spec or {}).get("price") or {}).get("thinking_per_mtok") is not None and \
+            not np.isnan(ctx.extra["thinking_dollars"]).all():
+        # an API that bills thinking apart: a completion costs its thinking at that price, its answer at
+        # the output price (where the split is unknown, the output price for all of it)
+        split = ctx.extra["thinking_dollars"] + ctx.extra["answer_dollars"]
+        ctx.costs["decode_dollars"] = np.where(np.isnan(split), ctx.costs["decode_dollars"], split)
+        ctx.dollars_k = cost_at(ctx.costs["prompt_dollars"], ctx.costs["decode_dollars"], ctx.ks,
+                                ctx.st["cost"]["prompt_once"])
     data, ident = ctx.data, ctx.ident
     P, n = data.correct.shape
     rows, boot_all = curve_rows(ctx)
