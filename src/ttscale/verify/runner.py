@@ -10,28 +10,30 @@ non-dumpable, so samples cannot open its /proc entries (fds, memory, environment
 is /dev/null.
 
 Per sample: the runner compiles the program (up to PRECOMPILE_MAX characters; compiling runs none of
-it) and forks; the child starts a new session, gets its own working directory, rlimits (CPU time,
-address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe whose
-size the parent caps, and runs the code with exec(). Common standard-library modules are imported
-once by the runner (PRELOAD), so children find them loaded. The child reports through a private
-pipe; the verdict counts as passed only if the harness wrote the per-task nonce there after all
-tests ran, so exiting early (sys.exit, os._exit) or printing "passed" cannot pass. After each
-sample the runner kills every process in the namespace but itself (kill(-1)), reaps them, and
-wipes /tmp and /dev/shm, so nothing a sample started can touch the next one.
+it) and forks once; the child starts a new session, gets its own working directory, rlimits (CPU
+time, address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe
+whose size the runner caps, and runs the code with exec(). Common standard-library modules are
+imported once by the runner (PRELOAD), so children find them loaded. After each sample the runner
+kills every process in the namespace but itself (kill(-1)), reaps them, and wipes /tmp and /dev/shm,
+so nothing a sample started can touch the next one.
 
 Plain semantics: a sample runs as `python3 program.py` would run it in a fresh interpreter: compiled
 with no inherited __future__ flags, as the globals of a new `__main__` module (the builtins module,
 __file__ and sys.argv naming program.py in its own working directory, sys.path[0] that directory),
-with a script's recursion headroom, and the runner's signal dispositions, warning filters and
-environment untouched. Deliberate differences: the rlimits, no network, stdin is /dev/null for
-asserts-style samples, program.py is not written, PRELOAD modules are already imported.
+with a script's recursion headroom, and python3's signal dispositions, warning filters and
+environment. Deliberate differences: the rlimits, no network, stdin is /dev/null for asserts-style
+samples, program.py is not written, PRELOAD modules are already imported.
 
-Tamper-proof tests: for asserts-style tests the forked child stays pristine and runs the tests; the
-sample runs in a process of its own forked from it (_start_sample) and the tests reach it only by
-calling its entry point (or, for bare asserts, the names the tests use) with plain values in and out
-(Sample). So whatever the sample rebinds or patches (builtins, modules, the prompt's helpers, the
-objects it returns) the tests never see: they are bound to pristine builtins and modules and to the
-prompt's own helpers (the prompt is trusted, the sample is not).
+Tamper-proof tests: for asserts-style tests the runner itself (pristine: it never runs sample code)
+runs the tests; the sample's process (run_asserts, _start_sample) runs the program and then only
+answers calls of its entry point (or, for bare asserts, the names the tests use), with plain values
+in and out (Sample; answers are JSON of plain values, never pickles). So whatever the sample
+rebinds or patches (builtins, modules, the prompt's helpers, the objects it returns) the tests never
+see: they are bound to the runner's builtins and modules and to the prompt's own helpers (the
+prompt is trusted, the sample is not). The verdict is passed only if the tests ran to their end, so
+exiting early (sys.exit, os._exit) or printing "passed" cannot pass. A stdin/stdout program runs
+alone in its child, which reports through a private pipe: passed only if it wrote the per-task
+nonce there after the program ran.
 
 Asserts-style tests are rewritten so that `==` inside an assert requires the result to be of a
 plain built-in type when the expected value is one (an object whose __eq__ always returns True
@@ -489,6 +491,7 @@ class _Failed(Exception):
 
 
 CPU_POLL_S = 0.01
+RENICE_AFTER_S = 0.05  # of the sample's CPU time (checked after as long a wait)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -510,7 +513,7 @@ class Sample:
         self.buf = bytearray()
         self.stop: tuple[str, str] | None = None
         self.died = False
-        self.renice_at = time.monotonic() + float(lim.get("renice_after_s", 0.05))
+        self.renice_at = time.monotonic() + RENICE_AFTER_S
         for fd in (req_w, ans_r, out_r):
             os.set_blocking(fd, False)
 
@@ -564,13 +567,16 @@ class Sample:
             if left <= 0:
                 raise self.halt("timeout", f"wall time limit of {self.lim['wall_s']} s")
             if self.renice_at is not None and now >= self.renice_at:
-                # a sample that runs long (usually one that will time out) yields the CPU to the short
-                # ones of the other sandboxes; its deadline stays the same
-                self.renice_at = None
-                try:
-                    os.setpriority(os.PRIO_PGRP, self.pid, 19)
-                except OSError:
-                    pass
+                # a sample that has used a while of CPU (usually one that will time out) yields the CPU
+                # to the short ones of the other sandboxes; its deadline stays the same. CPU time, not
+                # wall time: on a loaded machine a short sample that merely waited must not starve.
+                self.renice_at = now + RENICE_AFTER_S
+                if self.cpu() >= RENICE_AFTER_S:
+                    self.renice_at = None
+                    try:
+                        os.setpriority(os.PRIO_PGRP, self.pid, 19)
+                    except OSError:
+                        pass
             wait = left if self.renice_at is None else min(left, max(self.renice_at - now, 0.001))
             if self.cpu_limit is not None:
                 wait = min(wait, CPU_POLL_S)
@@ -1222,41 +1228,27 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
               "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
-    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim, task["kind"],
-                                bool(task.get("extended"))))
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim))
     return result
 
 
-def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict,
-                  kind: str, extended: bool = False) -> dict:
-    """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict) -> dict:
+    """A finished stdin/stdout run's `status` (and `error`, `tests_passed`, `tests_total`), from what the
+    runner saw.
 
     `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
-    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
-    is the harness's JSON, which must carry `nonce` to count as passed; the second, for an asserts task
-    with `extended` tests, the extended tests' report), `kind` the task's test style (asserts or
-    stdio). Pure: tested for every status and signal without running anything.
+    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (JSON, which must
+    carry `nonce` to count as passed). Pure: tested for every status and signal without running
+    anything. (Asserts-style samples are judged by the runner's own run of the tests: run_asserts.)
     """
-    parsed = ext = None
-    calls = kind == "asserts" and extended  # extended inputs run in this process
+    parsed = None
     if report:
-        lines = report.decode("utf-8", "replace").splitlines()
         try:
-            parsed = json.loads(lines[0])
-            ext = json.loads(lines[1]) if len(lines) > 1 and calls else None
+            parsed = json.loads(report.decode("utf-8", "replace").splitlines()[0])
         except (ValueError, IndexError):
-            parsed = parsed if isinstance(parsed, dict) else None
+            parsed = None
+        parsed = parsed if isinstance(parsed, dict) else None
     result: dict = {}
-    if calls and isinstance(parsed, dict) and parsed.get("status") == "passed" \
-            and parsed.get("marker") == nonce:
-        # the base tests passed; whatever happened next (a hang, a kill) is the extended tests' failure
-        result.update(status="passed", tests_passed=parsed.get("tests_passed"), tests_total=parsed.get("tests_total"))
-        if isinstance(ext, dict) and ext.get("marker") == nonce:
-            result.update({k: ext[k] for k in ("extended", "ext_index", "ext_error") if k in ext})
-        else:
-            why = reason or (f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus) else "exited early")
-            result.update(extended="failed", ext_error=f"stopped during the extended tests ({why})")
-        return result
     if reason == "timeout":
         result["status"] = "timeout"
     elif reason == "output":
@@ -1268,9 +1260,6 @@ def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, n
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
-        if result["status"] == "memory" and kind == "asserts":
-            # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
-            result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:
         code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
         result["status"] = "failed" if code == 0 else "crashed"
