@@ -69,3 +69,19 @@ def test_model_free_scorers_ask_no_gpu(workdir):
             rule = None
     assert asked["score"] == {("1", "gpu")}, asked.get("score")
     assert asked["score_free"] == {("0", "cpu")}, asked.get("score_free")
+
+
+def test_planning_imports_no_matplotlib(workdir):
+    """The rule files read the report's file lists while planning; matplotlib (about 1 s to import, per
+    `snakemake` start) belongs to the report jobs alone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    snakemake_bin = Path(sys.executable).with_name("snakemake")
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(snakemake_bin), "--profile", "profiles/local",
+                           "-n", "--quiet", "rules"], cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "ttscale.report.imperfect" in imported  # the rule files did read the report's file lists
+    assert not {m for m in imported if m.split(".")[0] == "matplotlib"}
