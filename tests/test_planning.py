@@ -51,26 +51,6 @@ def test_paper_scale_plans_coarse_jobs(workdir, capsys):
               f"of 100,000,000 samples, planned in {seconds:.1f}s")
 
 
-def test_model_free_scorers_ask_no_gpu(workdir):
-    """On the SLURM profile, `score` (a judge loading a model) asks for a GPU on the gpu partition and
-    `score_free` (logprob scorers, the same rule without a model) for none, on the cpu partition."""
-    from test_paper_configs import _RULE
-    from workflow_utils import snakemake
-
-    out = snakemake(workdir, workdir / "config/config.yaml", "-n", "--profile", "profiles/slurm")
-    asked: dict[str, set[tuple[str, str]]] = {}
-    rule = None
-    for line in out.splitlines():
-        if m := _RULE.match(line):
-            rule = m.group(1)
-        elif rule and line.strip().startswith("resources:"):
-            res = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
-            asked.setdefault(rule, set()).add((res.get("gpu", "0"), res.get("slurm_partition", "")))
-            rule = None
-    assert asked["score"] == {("1", "gpu")}, asked.get("score")
-    assert asked["score_free"] == {("0", "cpu")}, asked.get("score_free")
-
-
 def test_planning_imports_no_matplotlib(workdir):
     """The rule files read the report's file lists while planning; matplotlib (about 1 s to import, per
     `snakemake` start) belongs to the report jobs alone."""
