@@ -14,40 +14,20 @@ it is also measured directly, as its time outside the engine calls.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
+
+from replay import alternate, ensure_models, search_problems
 
 from ttscale.config import validate
-from ttscale.generate import BACKENDS
-from ttscale.io import read_table, write_table
-from ttscale.models.build import build
-from ttscale.problems import build_problems
 from ttscale.reasoning import spec_for
-from ttscale.schemas import PROBLEMS
 from ttscale.search.budget import budget_forcing
-from ttscale.search.strategies import SearchProblem, SearchSpec
+from ttscale.search.strategies import SearchSpec
 from ttscale.seeds import sample_seed
-
-
-class Recorder:
-    """Wraps an engine method, records its arguments and the time spent inside it."""
-
-    def __init__(self, fn):
-        self.fn, self.calls, self.seconds = fn, [], 0.0
-
-    def __call__(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        start = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def main() -> None:
@@ -59,8 +39,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     models = REPO / "resources" / "models"
-    if not (models / "smollm2-135m-instruct" / "config.json").exists():
-        build("smollm2_gguf", models / "smollm2-135m-instruct")
+    ensure_models(models, {"smollm2-135m-instruct": "smollm2_gguf"})
     tmp = Path(tempfile.mkdtemp(prefix="ttscale-bench-budget-"))
     config = validate({
         "models": {"smol": {"path": str(models / "smollm2-135m-instruct"), "dtype": "float32",
@@ -70,11 +49,8 @@ def main() -> None:
                                "prompt": {"assistant_prefix": "<think>\n"}}},
         "sampling": {"s": {"temperature": 0.8}},
     })
-    write_table(tmp / "p.parquet", build_problems("arith", config["datasets"]["arith"], tmp), PROBLEMS)
-    rows = read_table(tmp / "p.parquet", PROBLEMS).to_pylist()
-    backend = BACKENDS.get("vllm")("smol", config["models"]["smol"], tmp, seed=0)
+    backend, problems = search_problems(config, "smol", "arith", tmp)
     reasoning = spec_for(config["models"]["smol"])
-    problems = [SearchProblem(r["problem_id"], r["question"], *backend.render(r)[::2], r) for r in rows]
     spec = SearchSpec("budget_forcing", budget=args.samples, thinking_budget=args.budget,
                       max_extensions=args.extensions, answer_tokens=16, answer_prefix="\nThe answer is ",
                       params={"temperature": 0.8})
@@ -84,36 +60,24 @@ def main() -> None:
 
     budget_forcing(problems[:2], backend, None, SearchSpec("budget_forcing", budget=1, thinking_budget=8,
                                                            answer_tokens=4), seed_fn, reasoning=reasoning)  # warm-up
-    gen = Recorder(backend.llm.generate)
-    ours_t, bare_t, inside_t = [], [], []
-    for r in range(args.repeats):  # alternating, so neither side always runs on the warmer engine
-        backend.llm.generate = gen
-        gen.calls, gen.seconds = [], 0.0
-        backend.llm.reset_prefix_cache()
-        start = time.perf_counter()
-        out = budget_forcing(problems, backend, None, spec, seed_fn, reasoning=reasoning)
-        ours_t.append(time.perf_counter() - start)
-        inside_t.append(gen.seconds)
-        backend.llm.generate = gen.fn
+    def report(r, out, recs, ours, inside, bare) -> None:
         metas = [b.meta for c in out.candidates for b in c]
         assert len(metas) == len(problems) * args.samples
-        backend.llm.reset_prefix_cache()
-        start = time.perf_counter()
-        for a, kw in gen.calls:
-            gen.fn(*a, **kw)
-        bare_t.append(time.perf_counter() - start)
-        thought = sum(m["thinking_tokens"] for m in metas)
         print(f"repeat {r}: {len(problems)} problems x {args.samples} samples, T={args.budget}: budget forcing "
-              f"{ours_t[-1]:.1f}s, of which {inside_t[-1]:.1f}s inside its {len(gen.calls)} engine calls; the same "
-              f"calls bare {bare_t[-1]:.1f}s; {thought} thinking tokens, "
+              f"{ours:.1f}s, of which {inside:.1f}s inside its {len(recs[0].calls)} engine calls; the same "
+              f"calls bare {sum(bare):.1f}s; {sum(m['thinking_tokens'] for m in metas)} thinking tokens, "
               f"{sum(m['times_cut'] for m in metas)} cut, {sum(m['times_extended'] for m in metas)} extensions",
               flush=True)
-    ours, bare = statistics.median(ours_t), statistics.median(bare_t)
-    book = statistics.median([o - i for o, i in zip(ours_t, inside_t, strict=True)])
-    steps = max(1, len(gen.calls))
-    print(f"bookkeeping outside the engine calls: {book:.3f}s per run ({book / ours:.2%} of its time)")
-    print(f"RESULT budget_forcing_step_time ours={ours / steps:.3f} s baseline={bare / steps:.3f} s "
-          f"ratio={ours / bare:.3f}")
+        calls.append(len(recs[0].calls))
+
+    calls: list[int] = []
+    got = alternate(lambda: budget_forcing(problems, backend, None, spec, seed_fn, reasoning=reasoning),
+                    [(backend.llm, "generate")], [backend.llm], args.repeats, report)
+    steps = max(1, calls[-1])
+    print(f"bookkeeping outside the engine calls: {got.bookkeeping:.3f}s per run ({got.bookkeeping / got.ours:.2%} "
+          "of its time)")
+    print(f"RESULT budget_forcing_step_time ours={got.ours / steps:.3f} s baseline={got.bare / steps:.3f} s "
+          f"ratio={got.ours / got.bare:.3f}")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,19 @@ def test_paper_scale_plans_coarse_jobs(workdir, capsys):
         detail = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k not in ("all", "total"))
         print(f"\npaper-scale dry run: {counts['total']} jobs ({detail}) for {blocks} sample blocks "
               f"of 100,000,000 samples, planned in {seconds:.1f}s")
+
+
+def test_planning_imports_no_matplotlib(workdir):
+    """The rule files read the report's file lists while planning; matplotlib (about 1 s to import, per
+    `snakemake` start) belongs to the report jobs alone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    snakemake_bin = Path(sys.executable).with_name("snakemake")
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(snakemake_bin), "--profile", "profiles/local",
+                           "-n", "--quiet", "rules"], cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "ttscale.report.imperfect" in imported  # the rule files did read the report's file lists
+    assert not {m for m in imported if m.split(".")[0] == "matplotlib"}

@@ -4,6 +4,7 @@ repository in real containers, graded by the swebench package, against hostile a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -212,3 +213,21 @@ def test_podman_command_line_has_no_network_and_the_limits():
     for part in ("--network none", "--memory 512m", "--pids-limit 1024", "--cap-drop ALL", "--pull never",
                  "no-new-privileges", "docker.io/x/y:1 tail -f /dev/null"):
         assert part in joined, part
+
+
+@pytest.mark.skipif(shutil.which("podman") is None,
+                    reason="podman is not installed (optional backend; `bash bootstrap.sh test` installs it)")
+def test_podman_backend_gives_the_docker_verdicts(toy):
+    """The same instance image, copied into Podman's store, through verify_items with the podman backend:
+    one box per instance, the repository reset between patches, hostile patches refused or failed, as on
+    docker (the image is found by the name the instance gives, as on a cluster that pulled it)."""
+    meta = json.loads(_items(toy, [("ttscale__calc-1", "")])[0]["metadata"])["swebench"]
+    subprocess.run(f"docker save {meta['image']} | podman load -q", shell=True, check=True, capture_output=True)
+    p = toy["patches"]
+    names = ["wrong1", "gold1", "poison", "wrong1b", "fix_and_delete_tests", "outside", "gold1b"]
+    rows = [("ttscale__calc-1", f"```diff\n{p[n]}```") for n in names]
+    out = verify_items(_items(toy, rows), {"backend": "podman", "workers": 1, "repository": {"wall_s": 30}})
+    assert [v["status"] for v in out] == [EXPECTED[n] for n in names]
+    assert [v["correct"] for v in out] == [EXPECTED[n] == "passed" for n in names]
+    assert not subprocess.run(["podman", "ps", "-q", "--filter", f"ancestor={meta['image']}"],
+                              capture_output=True, text=True, check=True).stdout.strip()

@@ -182,3 +182,49 @@ def test_mbpp_style_tests_call_the_names_they_use(tmp_path):
     assert [r["status"] for r in got] == ["passed", "failed", "failed"], got
     assert "half" in got[2]["error"]
     assert runner.compile_tests(tests, None)[2] == ["first_even", "half", "math"]
+
+
+def test_answers_cross_as_plain_values_only():
+    """The sample's answers reach the runner as tagged JSON (runner._wire in the sample's process,
+    runner._unwire in the runner), never as pickles: every plain value comes back equal and of its own
+    type (subclasses as their base type), and anything else the sample might write is refused."""
+
+    class Sub(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    values = [0, -7, 2 ** 20000, -(2 ** 20000) + 1, 1.5, float("inf"), -0.0, 1e300, "x\ud800é\x00", b"\x00\xff",
+              None, True, False, 3 + 4j, [1, (2, 3.5)], (), set(), {1, "a"}, frozenset({(1, 2)}),
+              {(1, 2): {"a": [frozenset({1})]}, None: b""}, [[[[]]]]]
+
+    def cross(v):
+        return runner._unwire(json.loads(runner._encoded(["value", runner._wire(v)]))[1])
+
+    def same(a, b) -> bool:
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a == b and (not isinstance(a, float) or str(a) == str(b))
+
+    for v in values:
+        assert same(cross(v), v), v
+    nan = cross(float("nan"))
+    assert type(nan) is float and nan != nan
+    assert type(cross(Sub(5))) is int and cross(Sub(5)) == 5 and cross(Sub(5)) != 6
+    with pytest.raises(runner._NotPlain):
+        runner._wire(x for x in [])
+    with pytest.raises(runner._NotPlain):
+        nested: list = []
+        for _ in range(150):
+            nested = [nested]
+        runner._wire(nested)
+    refused = ['{"a": 1}', '["X", 1]', '["S", ["L", 1]]', '["D", 1]', '["D", ["L"], 1]', '["I", 5]', '["C", "1", 2]',
+               "[]", "[1]", '["L",' * 200 + "1" + "]" * 200]
+    for text in refused:
+        with pytest.raises((ValueError, TypeError)):
+            runner._unwire(json.loads(text))

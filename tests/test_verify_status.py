@@ -8,14 +8,14 @@ import signal
 
 import pytest
 
-from ttscale.verify.runner import decide_status
+from ttscale.verify.runner import _death, decide_status
 
 LIM = {"wall_s": 10.0, "cpu_s": 10, "output_mb": 4}
 NONCE = "n0nce"
 
 
-def status_of(reason, wstatus, cpu, report, nonce, lim, kind="stdio"):
-    return decide_status(reason, wstatus, cpu, report, nonce, lim, kind)
+def status_of(reason, wstatus, cpu, report, nonce, lim):
+    return decide_status(reason, wstatus, cpu, report, nonce, lim)
 
 
 def killed(sig: int) -> int:
@@ -91,10 +91,14 @@ def test_a_pass_needs_the_runs_nonce():
             "status": "failed", "error": "the test harness did not confirm the result"}
 
 
-def test_out_of_memory_in_an_asserts_task_fails_the_sample():
-    """In an asserts task the OOM killer takes the sample's process first (oom_score_adj), which can
-    take down the tests' process with it: the sample failed its tests, it did not exhaust memory."""
-    got = status_of(None, killed(signal.SIGKILL), 0.5, b"", NONCE, LIM, kind="asserts")
-    assert got == {"status": "failed", "error": "the tests' process was killed (by its sample)"}
-    # the CPU limit's SIGKILL stays a timeout for both kinds
-    assert status_of(None, killed(signal.SIGKILL), 10.0, b"", NONCE, LIM, kind="asserts")["status"] == "timeout"
+def test_an_asserts_sample_that_ends_before_it_answers():
+    """An asserts-style sample's process that ends while the runner's tests wait for it (runner._death):
+    the OOM killer's or the address-space limit's SIGKILL is memory, RLIMIT_CPU's (at the CPU limit) a
+    timeout, an exit before the tests finished a failure, any other signal a crash."""
+    assert _death(killed(signal.SIGKILL), 0.5, LIM) == {"status": "memory", "error": "killed by signal SIGKILL"}
+    assert _death(killed(signal.SIGKILL), 10.0, LIM) == {"status": "timeout", "error": "CPU time limit of 10 s"}
+    assert _death(killed(signal.SIGXCPU), 10.0, LIM)["status"] == "timeout"
+    assert _death(killed(signal.SIGSEGV), 0.1, LIM) == {"status": "crashed", "error": "killed by signal SIGSEGV"}
+    assert _death(exited(0), 0.1, LIM) == {"status": "failed",
+                                           "error": "exited with status 0 before the tests finished"}
+    assert _death(exited(3), 0.1, LIM)["status"] == "crashed"

@@ -15,6 +15,7 @@ from typing import Any
 from ttscale.config import resolve_path as _resolve
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, make_loader
+from ttscale.problems.prompts import model_prompt
 from ttscale.reasoning import identity as reasoning_identity
 
 # --- samples -----------------------------------------------------------------------------------
@@ -60,13 +61,16 @@ def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[st
     return ident
 
 
-def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """Loader, its arguments (except those that only set how many problems) and the prompt."""
+def dataset_identity(ds: dict[str, Any], root: Path | None = None, model: str | None = None) -> dict[str, Any]:
+    """Loader, its arguments (except those that only set how many problems) and the prompt `model`
+    sees (the dataset's, with the model's `per_model.<model>.prompt` over it: an override is a new
+    key for that model only)."""
     exempt = LOADERS.get(ds["loader"]).size_args if ds["loader"] in LOADERS else ()
+    prompt = model_prompt(ds, model) if model is not None else ds.get("prompt") or {}
     return {
         "loader": ds["loader"],
         "args": {k: v for k, v in (ds.get("args") or {}).items() if k not in exempt},
-        "prompt": prompt_identity(ds.get("prompt") or {}, root),
+        "prompt": prompt_identity(prompt, root),
     }
 
 
@@ -85,7 +89,7 @@ def sampling_identity(
     ident = {
         "seed": config["seed"],
         "model": model_identity(config["models"][model]),
-        "dataset": dataset_identity(config["datasets"][dataset], root),
+        "dataset": dataset_identity(config["datasets"][dataset], root, model),
         "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
     }
     ds = config["datasets"][dataset]
@@ -296,3 +300,12 @@ def is_search_key(config: dict[str, Any], model: str, dataset: str, sampling: st
         return False
     strategy, _, budget = preset.rpartition(".n")
     return strategy in (config.get("strategies") or {}) and budget.isdigit()
+
+
+def scorer_cost_spec(config: dict[str, Any], scorer: str) -> dict[str, Any] | None:
+    """What the cost model reads of a scorer's model (as analysis_model_spec); None for a model-free
+    scorer (kind logprob reads the samples' own log-probabilities: no model call)."""
+    spec = resolve(config["scorers"][scorer])
+    if spec.get("kind") == "logprob":
+        return None
+    return analysis_model_spec(model_spec(scorer, spec, config))

@@ -114,6 +114,36 @@ CASES: list[tuple[str, str, set[str]]] = [
     # the runner waits for the sample's exit, not for the end of its pipes: closing them all and
     # sleeping must still meet the wall-time limit
     ("close_fds_then_sleep", "import os, time\nos.closerange(0, 4096)\ntime.sleep(1000)\n", TIMEOUT),
+    # the runner runs the tests itself and is the sample's parent: signals it handles or ignores (an
+    # interrupt, its deadline alarm) must neither stop it nor change a verdict
+    ("signal_runner", "import os, signal\ndef add(a, b):\n    for s in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM, "
+                      "signal.SIGUSR1, signal.SIGHUP, signal.SIGPIPE):\n        try:\n"
+                      "            os.kill(os.getppid(), s)\n            os.kill(1, s)\n        except OSError:\n"
+                      "            pass\n    return a + b + 1\n", FAILED),
+]
+
+
+def _forge(payload: bytes, then: str = "    return a + b\n") -> str:
+    """A sample that writes `payload` to every descriptor it may hold (its answer pipe among them)
+    when called, then goes on as `then` says: the runner must read it as an unusable answer."""
+    return ("import os, time\ndef add(a, b):\n    for fd in range(3, 256):\n        try:\n"
+            f"            os.write(fd, {payload!r})\n        except OSError:\n            pass\n" + then)
+
+
+def _frame(text: bytes) -> bytes:
+    return len(text).to_bytes(4, "big") + text
+
+
+# Attacks on the channel between the sample and the runner (the runner reads JSON, never pickles, and
+# bounds what it reads); each forged answer comes before the sample's genuine one
+CASES += [
+    ("forge_huge_frame", _forge(b"\xff\xff\xff\xff"), FAILED),
+    ("forge_deep_nesting", _forge(_frame(b'["value", ' + b"[" * 200_000 + b"]" * 200_000 + b"]")), FAILED),
+    ("forge_unhashable", _forge(_frame(b'["value", ["S", ["L", 1]]]')), FAILED),
+    ("forge_object", _forge(_frame(b'["value", {"__class__": "Eq"}]')), FAILED),
+    ("forge_pickle", _forge(_frame(b"cos\nsystem\n(S'kill -9 -1'\ntR.")), FAILED),
+    ("forge_giant_int", _forge(_frame(b'["value", 1' + b"0" * 5000 + b"]")), FAILED),
+    ("forge_partial_then_hang", _forge(b"\x00\x00\x01\x00[\"val", "    time.sleep(1000)\n"), TIMEOUT),
 ]
 
 # Tampering: samples that change what the tests mean. The second problem's tests use a helper the prompt

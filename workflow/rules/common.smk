@@ -109,6 +109,26 @@ def run_scorers(wildcards):
     return RUN_SCORERS[(wildcards.model, wildcards.dataset, wildcards.sampling)]
 
 
+def analysis_scorers(wildcards):
+    """The model-based scorers of a run and what the cost model reads of them (their FLOPs columns)."""
+    specs = {s: tkeys.scorer_cost_spec(config, s) for s in run_scorers(wildcards)}
+    return tkeys.canonical({s: v for s, v in specs.items() if v is not None})
+
+
+def analysis_step_scorer(wildcards):
+    """A search run's step scorer (its FLOPs while searching), or None."""
+    run = run_of(wildcards)
+    name = (config.get("strategies") or {}).get(run.strategy, {}).get("scorer") if run.strategy else None
+    spec = tkeys.scorer_cost_spec(config, name) if name else None
+    return tkeys.canonical({"name": name, "spec": spec}) if spec is not None else None
+
+
+def search_sample_shards(wildcards):
+    """A search run's sample shards: the step scorer's tokens are counted there (none for other runs)."""
+    run = run_of(wildcards)
+    return stage_shards("samples", run) if run.strategy and analysis_step_scorer(wildcards) else []
+
+
 def score_files(wildcards):
     """scorer -> this run's score shards (what the aggregate stage joins)."""
     return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}

@@ -6,10 +6,10 @@
 # strategies, sampling) and its engine settings are left out: widening the selection scores only
 # the new runs. The script reads the config.
 #
-# Two rules with one script, so that profiles can size them apart: `score` loads a model (a GPU on a
-# cluster, the `engine` resource locally, its resources from the scorer's engine); `score_free` runs
-# the model-free scorers (kind logprob), which only read the sample shard and take the profile's
-# defaults. (Not `use rule score as score_free`: it would inherit score's resources.)
+# `score` loads a model (a GPU on a cluster, the `engine` resource locally, its resources from the
+# scorer's engine); `score_free` is the same rule for the model-free scorers (kind logprob), which
+# only read the sample shard: it needs no model input and no GPU, and keeps a name of its own so that
+# profiles size and group it apart (`use rule ... with:` replaces the resources it names whole).
 
 import re
 
@@ -45,26 +45,19 @@ rule score:
         "../scripts/score.py"
 
 
-rule score_free:
+use rule score as score_free with:
     input:
         samples=f"{EXP}/samples/{PART}/{{block}}.parquet",
         problems=problems_table,
         identity=lambda w: tplan.identity_file(config, "score", w.scorer),
-    output:
-        f"{EXP}/scores/scorer={{scorer}}/{PART}/{{block}}.parquet",
     wildcard_constraints:
         # the model-free scorers by name; a pattern that matches nothing when there are none
         scorer="|".join(re.escape(s) for s in FREE_SCORERS) or "(?!)",
-    conda:
-        "../envs/ttscale.yaml"
-    log:
-        f"{LOGS}/score/{{scorer}}/{PART}/{{block}}.log",
-    benchmark:
-        f"{BENCH}/score/{{scorer}}/{PART}/{{block}}.tsv"
+    resources:
+        # replaces score's resources: no GPU; CPUs, memory and partition from the profile
+        gpu=0,
     group:
         "score_free"
-    script:
-        "../scripts/score.py"
 
 
 ruleorder: score_free > score

@@ -26,7 +26,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ttscale.analysis.adaptive import coverage_values, estimable_k
-from ttscale.analysis.cost import check_prices, cost_at, model_dims, nanmean_rows, problem_costs
+from ttscale.analysis.cost import (
+    check_prices,
+    cost_at,
+    forward_flops,
+    model_dims,
+    nanmean_rows,
+    problem_costs,
+    scorer_costs,
+    search_scored_tokens,
+)
 from ttscale.analysis.data import RunData, load_run, selector_names
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
@@ -37,6 +46,7 @@ from ttscale.analysis.selectors import ORACLE, kind, score_of
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, dense_grid, interval, k_grid, resample_counts, rng_for
 from ttscale.analysis.tables import COSTS, CURVES, EXTRAPOLATION, FITS, OPTIMAL, VALUES
+from ttscale.analysis.thinking import run_costs
 from ttscale.io import write_table
 
 log = logging.getLogger(__name__)
@@ -142,6 +152,7 @@ class RunContext:
     flops_k: np.ndarray
     dollars_k: np.ndarray
     schemes: dict[str, np.ndarray]
+    extra: dict[str, Any] | None = None  # the costs table's scorer, search and thinking columns
     # adaptive runs: the schedule, per-problem totals (n, correct) and what is estimable at which k
     adaptive: dict[str, Any] | None = None
 
@@ -163,10 +174,18 @@ def analyze_run(
     seed: int = 0,
     root: Path | None = None,
     threads: int = 1,
+    scorers: dict[str, dict[str, Any]] | None = None,
+    step_scorer: dict[str, Any] | None = None,
+    search_shards: list[str] | None = None,
     adaptive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Analyze one run's aggregated tables and write its tables (`outputs`: values, curves, costs,
     fits, extrapolation, optimal), one builder each.
+
+    `scorers`: the model-based scorers that score the run, name -> what the cost model reads of their
+    model (ttscale.keys.scorer_cost_spec); `step_scorer`: a search's step scorer, {name, spec}, and
+    `search_shards` its sample shards (where the search's scored tokens are): the costs table's
+    scorer and search columns.
 
     `adaptive` ({"ends": the rounds' cumulative counts}) marks a run sampled in rounds: coverage then
     comes from the estimator valid under the allocation rule (ttscale.analysis.adaptive) at every k
@@ -174,6 +193,15 @@ def analyze_run(
     size), which every problem got whatever its outcomes; k beyond those has no row."""
     start = time.time()
     ctx = run_context(samples, problems, settings, model_spec, seed, root, threads, adaptive)
+    ctx.extra = extra_costs(ctx, samples, model_spec or {}, root, scorers or {}, step_scorer, search_shards or [])
+    if ((model_spec or {}).get("price") or {}).get("thinking_per_mtok") is not None and \
+            not np.isnan(ctx.extra["thinking_dollars"]).all():
+        # an API that bills thinking apart: a completion costs its thinking at that price, its answer at
+        # the output price (where the split is unknown, the output price for all of it)
+        split = ctx.extra["thinking_dollars"] + ctx.extra["answer_dollars"]
+        ctx.costs["decode_dollars"] = np.where(np.isnan(split), ctx.costs["decode_dollars"], split)
+        ctx.dollars_k = cost_at(ctx.costs["prompt_dollars"], ctx.costs["decode_dollars"], ctx.ks,
+                                ctx.st["cost"]["prompt_once"])
     data, ident = ctx.data, ctx.ident
     P, n = data.correct.shape
     rows, boot_all = curve_rows(ctx)
@@ -229,7 +257,8 @@ def run_context(samples: str | Path, problems: str | Path, settings: dict[str, A
     once = st["cost"]["prompt_once"]
     flops_k = cost_at(costs["prompt_flops"], costs["decode_flops"], ks, once)
     dollars_k = cost_at(costs["prompt_dollars"], costs["decode_dollars"], ks, once)
-    return RunContext(data, st, seed, ks, vals, dims, costs, flops_k, dollars_k, difficulty_schemes(data, st), ad)
+    return RunContext(data, st, seed, ks, vals, dims, costs, flops_k, dollars_k, difficulty_schemes(data, st),
+                      adaptive=ad)
 
 
 def adaptive_values(samples: str | Path, data: RunData, ends: np.ndarray, ks: np.ndarray, st: dict[str, Any],
@@ -417,15 +446,55 @@ def optimal_rows(ctx: RunContext) -> list[dict[str, Any]]:
     return opt_rows
 
 
+THINKING_COLUMNS = ("thinking_tokens", "answer_tokens", "thinking_flops", "answer_flops", "thinking_dollars",
+                    "answer_dollars")
+
+
+def extra_costs(ctx: RunContext, samples: str | Path, spec: dict[str, Any], root: Path | None,
+                scorers: dict[str, dict[str, Any]], step_scorer: dict[str, Any] | None,
+                search_shards: list[str]) -> dict[str, Any]:
+    """The costs table's columns beyond the sampling model's: what the run's scorers spend per sample,
+    what a search's policy and step scorer spent per problem, and a reasoning model's thinking and
+    answer apart (NaN where they do not apply)."""
+    data = ctx.data
+    P = data.correct.shape[0]
+    nan = np.full(P, np.nan)
+    dims = {s: model_dims(s, sp, root) for s, sp in scorers.items()}
+    read, per_scorer = scorer_costs(data.prompt_tokens, data.completion_tokens, dims)
+    total = np.array([sum(m.values()) if m else 0.0 for m in per_scorer], np.float64)
+    fpt = 2.0 * float(ctx.dims["n_params"]) if ctx.dims.get("ok") else np.nan
+    out: dict[str, Any] = {
+        "score_tokens": read if scorers else nan, "score_flops": total, "scorer_flops": per_scorer,
+        "search_flops": data.search_tokens * fpt if data.search_tokens is not None else nan,
+        "search_scored_tokens": nan, "search_scorer_flops": nan,
+        **{c: nan for c in THINKING_COLUMNS}}
+    if step_scorer and search_shards:
+        scored = search_scored_tokens(search_shards, data.problem_ids)
+        sd = model_dims(step_scorer["name"], step_scorer["spec"], root)
+        out["search_scored_tokens"] = scored
+        out["search_scorer_flops"] = forward_flops(sd.get("n_params") if sd.get("ok") else None, scored)
+    if "thinking_tokens" in pq.read_schema(samples).names:  # a reasoning model's run: thinking and answer apart
+        t = run_costs(samples, data.model, spec, data.dataset, data.sampling, root).to_pydict()
+        where = {p: i for i, p in enumerate(t["problem_id"])}
+        order = [where.get(p) for p in data.problem_ids]
+        for c in THINKING_COLUMNS:
+            out[c] = np.array([np.nan if i is None else t[c][i] for i in order], np.float64)
+    return out
+
+
 def costs_table(ctx: RunContext) -> pa.Table:
-    """Per problem: tokens, FLOPs and dollars of its samples (and a search's own token count)."""
+    """Per problem: tokens, FLOPs and dollars of its samples (and a search's own token count), then
+    the scorers', the search's and the thinking columns (extra_costs)."""
     data = ctx.data
     P, n = data.correct.shape
+    extra = ctx.extra or {"scorer_flops": [{}] * P, "score_flops": np.zeros(P)}
     return pa.table({
         **{c: [v] * P for c, v in ctx.ident.items()}, "problem_id": data.problem_ids, "level": data.levels,
         "n": np.full(P, n), "n_correct": data.n_correct, **ctx.costs,
         "search_tokens": data.search_tokens if data.search_tokens is not None else np.full(P, np.nan),
-        "flops_per_token": np.full(P, 2.0 * float(ctx.dims["n_params"]) if ctx.dims.get("ok") else np.nan)},
+        "flops_per_token": np.full(P, 2.0 * float(ctx.dims["n_params"]) if ctx.dims.get("ok") else np.nan),
+        **{c: extra.get(c, np.full(P, np.nan)) for c in COSTS.names[COSTS.get_field_index("score_tokens"):]},
+        "scorer_flops": [list(m.items()) for m in extra["scorer_flops"]]},
         schema=COSTS)
 
 

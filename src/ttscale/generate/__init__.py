@@ -24,6 +24,7 @@ from ttscale.generate.progress import Progress
 from ttscale.generate.vllm_backend import VLLMBackend
 from ttscale.io import META_KEY, check_schema, read_table, write_table
 from ttscale.keys import sampling_identity, sampling_key
+from ttscale.problems.prompts import model_rows
 from ttscale.reasoning import spec_for, with_reasoning
 from ttscale.registry import Registry
 from ttscale.reuse import gather, sibling_blocks
@@ -203,7 +204,7 @@ def run_block(
         )
     blk = Block.parse(block)
     problems = read_table(problems_path, PROBLEMS)
-    rows = block_problems(problems, blk, str(problems_path))
+    rows = model_rows(config, dataset, model, block_problems(problems, blk, str(problems_path)), root)
     if only is not None:
         unknown = sorted(set(only) - {r["problem_id"] for r in rows})
         if unknown:

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from ttscale.blocks import Block, plan_blocks
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Reader, Sample  # noqa: F401  (re-exported)
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Reader, Sample, jsonl_objects  # noqa: F401  (re-exported)
 from ttscale.io import write_json, write_table
 from ttscale.keys import fingerprint
 from ttscale.schemas import PROBLEMS, SAMPLES, SCORES, VERDICTS
@@ -125,54 +125,46 @@ def read_jsonl(source: Path) -> list[Problem]:
         raise DataError(f"{source}: no .jsonl files")
     problems: dict[str, Problem] = {}
     for f in files:
-        with open(f, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{f}:{lineno}"
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: not JSON ({exc})") from None
-                if not isinstance(rec, dict) or "problem_id" not in rec:
-                    raise DataError(f"{where}: each line needs a `problem_id`")
-                text = rec.get("text", rec.get("completion"))
-                if text is None:
-                    raise DataError(f"{where}: a sample needs `text` (or `completion`)")
-                pid = str(rec["problem_id"])
-                p = problems.setdefault(pid, Problem(pid, origin=where))
-                for name, key in (("question", "question"), ("reference", "reference"), ("level", "level"),
-                                  ("task", "task")):
-                    val = rec.get(key)
-                    _problem_field(p, name, None if val is None else str(val), where)
-                if "sample_index" in rec:
-                    raw = rec["sample_index"]
-                    if isinstance(raw, str) and raw.strip().isdigit():
-                        raw = int(raw)
-                    idx = _count(raw, where, "sample_index")
-                    if idx is None:
-                        raise DataError(f"{where}: `sample_index` is null (leave the key out to number "
-                                        "samples in file order)")
-                else:
-                    idx = len(p.samples)
-                if idx in p.samples:
-                    raise DataError(f"{where}: problem {pid!r} sample {idx} occurs twice")
-                scores = rec.get("scores") or {}
-                if not isinstance(scores, dict):
-                    raise DataError(f"{where}: `scores` must be an object {{scorer: value}}")
-                p.samples[idx] = Sample(
-                    text=str(text), prompt=str(rec.get("prompt") or ""),
-                    correct=_flag(rec.get("correct"), where, "correct"),
-                    answer=_text(rec.get("answer"), where, "answer"),
-                    answer_key=_text(rec.get("answer_key"), where, "answer_key"),
-                    status=_text(rec.get("status"), where, "status"),
-                    prompt_tokens=_count(rec.get("prompt_tokens"), where, "prompt_tokens"),
-                    completion_tokens=_count(rec.get("completion_tokens"), where, "completion_tokens"),
-                    cumulative_logprob=_number(rec.get("cumulative_logprob"), where, "cumulative_logprob"),
-                    finish_reason=str(rec.get("finish_reason") or "stop"),
-                    scores={str(k): _number(v, where, f"scores.{k}") for k, v in scores.items()})
-                if not p.prompt and rec.get("prompt"):
-                    p.prompt = str(rec["prompt"])
+        for where, rec in jsonl_objects(f):
+            if "problem_id" not in rec:
+                raise DataError(f"{where}: each line needs a `problem_id`")
+            text = rec.get("text", rec.get("completion"))
+            if text is None:
+                raise DataError(f"{where}: a sample needs `text` (or `completion`)")
+            pid = str(rec["problem_id"])
+            p = problems.setdefault(pid, Problem(pid, origin=where))
+            for name, key in (("question", "question"), ("reference", "reference"), ("level", "level"),
+                              ("task", "task")):
+                val = rec.get(key)
+                _problem_field(p, name, None if val is None else str(val), where)
+            if "sample_index" in rec:
+                raw = rec["sample_index"]
+                if isinstance(raw, str) and raw.strip().isdigit():
+                    raw = int(raw)
+                idx = _count(raw, where, "sample_index")
+                if idx is None:
+                    raise DataError(f"{where}: `sample_index` is null (leave the key out to number "
+                                    "samples in file order)")
+            else:
+                idx = len(p.samples)
+            if idx in p.samples:
+                raise DataError(f"{where}: problem {pid!r} sample {idx} occurs twice")
+            scores = rec.get("scores") or {}
+            if not isinstance(scores, dict):
+                raise DataError(f"{where}: `scores` must be an object {{scorer: value}}")
+            p.samples[idx] = Sample(
+                text=str(text), prompt=str(rec.get("prompt") or ""),
+                correct=_flag(rec.get("correct"), where, "correct"),
+                answer=_text(rec.get("answer"), where, "answer"),
+                answer_key=_text(rec.get("answer_key"), where, "answer_key"),
+                status=_text(rec.get("status"), where, "status"),
+                prompt_tokens=_count(rec.get("prompt_tokens"), where, "prompt_tokens"),
+                completion_tokens=_count(rec.get("completion_tokens"), where, "completion_tokens"),
+                cumulative_logprob=_number(rec.get("cumulative_logprob"), where, "cumulative_logprob"),
+                finish_reason=str(rec.get("finish_reason") or "stop"),
+                scores={str(k): _number(v, where, f"scores.{k}") for k, v in scores.items()})
+            if not p.prompt and rec.get("prompt"):
+                p.prompt = str(rec["prompt"])
     return list(problems.values())
 
 

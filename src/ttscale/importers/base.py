@@ -6,10 +6,13 @@ evalharness) register themselves without importing the package that imports them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ttscale.errors import DataError
 from ttscale.registry import Registry
 
 
@@ -60,3 +63,20 @@ class ProblemStream:
 
     def __iter__(self) -> Iterator[Problem]:
         return self.items
+
+
+def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, object) for every non-blank line of a JSON Lines file; a line that is not JSON, or
+    not an object, is a DataError naming the file and line."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not JSON ({exc})") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{where}: expected an object, got {type(rec).__name__}")
+            yield where, rec

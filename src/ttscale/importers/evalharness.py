@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, Sample
+from ttscale.importers.base import IMPORTERS, Problem, Sample, jsonl_objects
 
 STATUSES = ("pass", "fail", "timeout")
 
@@ -41,34 +41,24 @@ def read_human_eval(source: Path) -> list[Problem]:
                             f"found {len(files)}; pass the file")
         source = files[0]
     problems: dict[str, Problem] = {}
-    with open(source, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{source}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not JSON ({exc})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{where}: expected an object, got {type(rec).__name__}")
-            for key in ("task_id", "completion", "passed"):
-                if key not in rec:
-                    hint = (" (a samples file: import the *_results.jsonl that evaluate_functional_correctness "
-                            "writes next to it)" if key == "passed" else "")
-                    raise DataError(f"{where}: key `{key}` is missing{hint}")
-            p = _problem(problems, rec["task_id"], where)
-            if not isinstance(rec["completion"], str):
-                raise DataError(f"{where}: `completion` must be a string, got {rec['completion']!r}")
-            if not isinstance(rec["passed"], bool):
-                raise DataError(f"{where}: `passed` must be true or false, got {rec['passed']!r}")
-            result = rec.get("result")
-            if result is not None and not isinstance(result, str):
-                raise DataError(f"{where}: `result` must be a string, got {result!r}")
-            if result is not None and (result == "passed") != rec["passed"]:
-                raise DataError(f"{where}: `result` {result!r} contradicts `passed` {rec['passed']}")
-            status = "passed" if rec["passed"] else "timeout" if result == "timed out" else "failed"
-            p.samples[len(p.samples)] = Sample(text=rec["completion"], correct=rec["passed"], status=status)
+    for where, rec in jsonl_objects(source):
+        for key in ("task_id", "completion", "passed"):
+            if key not in rec:
+                hint = (" (a samples file: import the *_results.jsonl that evaluate_functional_correctness "
+                        "writes next to it)" if key == "passed" else "")
+                raise DataError(f"{where}: key `{key}` is missing{hint}")
+        p = _problem(problems, rec["task_id"], where)
+        if not isinstance(rec["completion"], str):
+            raise DataError(f"{where}: `completion` must be a string, got {rec['completion']!r}")
+        if not isinstance(rec["passed"], bool):
+            raise DataError(f"{where}: `passed` must be true or false, got {rec['passed']!r}")
+        result = rec.get("result")
+        if result is not None and not isinstance(result, str):
+            raise DataError(f"{where}: `result` must be a string, got {result!r}")
+        if result is not None and (result == "passed") != rec["passed"]:
+            raise DataError(f"{where}: `result` {result!r} contradicts `passed` {rec['passed']}")
+        status = "passed" if rec["passed"] else "timeout" if result == "timed out" else "failed"
+        p.samples[len(p.samples)] = Sample(text=rec["completion"], correct=rec["passed"], status=status)
     return list(problems.values())
 
 

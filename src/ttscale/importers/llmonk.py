@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Sample
+from ttscale.importers.base import IMPORTERS, Problem, ProblemStream, Sample, jsonl_objects
 from ttscale.importers.extractors import EXTRACTORS, minerva_reference
 
 log = logging.getLogger(__name__)
@@ -257,12 +257,7 @@ def _released_records(f: Path) -> Iterator[tuple[str, Any]]:
             for i, rec in enumerate(records):
                 yield f"{f}: record {i}", rec
             return
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield f"{f}:{lineno}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{f}:{lineno}: not JSON ({exc})") from None
+    yield from jsonl_objects(f)
 
 
 @IMPORTERS.register("monkey-business")

@@ -20,13 +20,12 @@ when there are several). Loglikelihood tasks (multiple choice) generate nothing 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from ttscale.errors import DataError
-from ttscale.importers.base import IMPORTERS, Problem, Sample
+from ttscale.importers.base import IMPORTERS, Problem, Sample, jsonl_objects
 from ttscale.verify.math import extract_answer
 
 log = logging.getLogger(__name__)
@@ -62,31 +61,21 @@ def read_lmeval(source: Path, filter: str | None = None, metric: str | None = No
     problems: dict[str, Problem] = {}
     filters: dict[str, str] = {}
     for f in _files(source):
-        with open(f, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{f}:{lineno}"
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: not JSON ({exc})") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"{where}: expected an object, got {type(rec).__name__}")
-                missing = [k for k in REQUIRED if k not in rec]
-                if missing:
-                    raise DataError(f"{where}: key `{missing[0]}` is missing (an lm-eval --log_samples line has "
-                                    f"{', '.join(REQUIRED)})")
-                name = rec["filter"]
-                if not isinstance(name, str):
-                    raise DataError(f"{where}: `filter` must be a string, got {name!r}")
-                filters.setdefault(name, where)
-                if filter is not None and name != filter:
-                    continue
-                if filter is None and len(filters) > 1:
-                    raise DataError(f"{f}: lines of several filters ({', '.join(sorted(filters))}); pass --filter "
-                                    "to pick the one whose answers and labels to import")
-                _add(problems, rec, where, metric)
+        for where, rec in jsonl_objects(f):
+            missing = [k for k in REQUIRED if k not in rec]
+            if missing:
+                raise DataError(f"{where}: key `{missing[0]}` is missing (an lm-eval --log_samples line has "
+                                f"{', '.join(REQUIRED)})")
+            name = rec["filter"]
+            if not isinstance(name, str):
+                raise DataError(f"{where}: `filter` must be a string, got {name!r}")
+            filters.setdefault(name, where)
+            if filter is not None and name != filter:
+                continue
+            if filter is None and len(filters) > 1:
+                raise DataError(f"{f}: lines of several filters ({', '.join(sorted(filters))}); pass --filter "
+                                "to pick the one whose answers and labels to import")
+            _add(problems, rec, where, metric)
     if filter is not None and filter not in filters:
         raise DataError(f"{source}: no lines of filter {filter!r} (found {sorted(filters) or 'none'})")
     return list(problems.values())

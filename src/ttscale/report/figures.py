@@ -62,6 +62,18 @@ def _log_k_axis(ax: plt.Axes, kmax: float) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
+def _label_axes(ax: plt.Axes, xlabel: str, ylabel: str, title: str, legend_size: float = 7,
+                log_x: bool = True) -> None:
+    """The common dressing of an accuracy panel: log x axis, labels, y from 0 to 1, title, legend."""
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
+
+
 def _band(ax: plt.Axes, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: Any, alpha: float) -> None:
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():

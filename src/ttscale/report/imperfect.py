@@ -9,24 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pyarrow.parquet as pq
 
 from ttscale.errors import DataError
-from ttscale.report.figures import (
-    RUN_COLORS,
-    SEL_COLORS,
-    STYLE,
-    _band,
-    _grid,
-    _log_k_axis,
-    _save,
-    _select,
-    _xy,
-    run_label,
-    selector_label,
-    selector_order,
-)
 from ttscale.report.tables import Column, write_all
 
 log = logging.getLogger(__name__)
@@ -134,6 +119,25 @@ def report_entries(out_dir: str | Path, datasets: Iterable[str]) -> list[tuple[s
 def imperfect_figure(path: Path, dataset: str, curves: list[dict[str, Any]], dpi: int) -> Path:
     """Per run: every curve under base (solid) and extended (dashed) tests; then resampling with the base tests
     as verifier against its ceiling; then the inflation of coverage vs k."""
+    # imported here: the rule files read this module's file lists while planning, and matplotlib
+    # belongs to the report job only
+    import matplotlib.pyplot as plt
+
+    from ttscale.report.figures import (
+        RUN_COLORS,
+        SEL_COLORS,
+        STYLE,
+        _band,
+        _grid,
+        _log_k_axis,
+        _save,
+        _select,
+        _xy,
+        run_label,
+        selector_label,
+        selector_order,
+    )
+
     runs = sorted({(r["model"], r["sampling"]) for r in curves})
     with plt.rc_context(STYLE):
         fig, axes = _grid(2 * len(runs) + 1 if runs else 1, ncols=2)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow.parquet as pq
 
-from ttscale.report.figures import RUN_COLORS, STYLE, _grid, _save
+from ttscale.report.figures import RUN_COLORS, STYLE, _grid, _label_axes, _save
 from ttscale.report.tables import Column, write_all
 
 COLUMNS = [
@@ -44,12 +44,7 @@ def sequential_figure(path: Path, dataset: str, points: list[dict[str, Any]], dp
             for p in mine:
                 left.annotate(f"T={p['thinking_budget']}", (p["thinking_tokens"], p["value"]), fontsize=7,
                               xytext=(3, 3), textcoords="offset points")
-        left.set_xscale("log")
-        left.set_xlabel("thinking tokens per sample (mean)")
-        left.set_ylabel("accuracy")
-        left.set_ylim(0, 1.02)
-        left.set_title(f"{dataset}: sequential scaling")
-        left.legend(fontsize=7)
+        _label_axes(left, "thinking tokens per sample (mean)", "accuracy", f"{dataset}: sequential scaling")
         runs = sorted({(p["model"], p["family"], p["sampling"], p["thinking_budget"] or 0) for p in points})
         for i, (m, fam, sampling, t) in enumerate(runs):
             mine = sorted((p for p in points if (p["model"], p["sampling"]) == (m, sampling)
@@ -64,12 +59,8 @@ def sequential_figure(path: Path, dataset: str, points: list[dict[str, Any]], dp
         if seq:
             right.plot([p["flops"] for p in seq], [p["value"] for p in seq], "o-", color="black", ms=5,
                        label="budget forcing, 1 sample (sequential)")
-        right.set_xscale("log")
-        right.set_xlabel("FLOPs per problem")
-        right.set_ylabel("accuracy (best selector)")
-        right.set_ylim(0, 1.02)
-        right.set_title(f"{dataset}: sequential vs parallel")
-        right.legend(fontsize=6)
+        _label_axes(right, "FLOPs per problem", "accuracy (best selector)", f"{dataset}: sequential vs parallel",
+                    legend_size=6)
         fig.tight_layout()
         return _save(fig, path, dpi)
 

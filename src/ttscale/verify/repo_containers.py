@@ -173,6 +173,9 @@ class PodmanRepoBackend(RepoBackend):
                 "--tmpfs", f"/tmp:rw,exec,size={s['tmpfs_mb']}m,mode=1777", "--cap-drop", "ALL",
                 "--cap-add", "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL", "--security-opt", "no-new-privileges",
                 "--pids-limit", str(s["pids"]), "--memory", f"{s['memory_mb']}m", "--cpus", str(s["cpus"]),
+                # podman's default open-files and process limits can exceed what an unprivileged host or a
+                # SLURM job may grant (runc then fails: "error setting rlimit type 7" / "type 6")
+                "--ulimit", "nofile=4096:4096", "--ulimit", f"nproc={s['pids']}:{s['pids']}",
                 "--env", "PYTHONDONTWRITEBYTECODE=1", "--pull", "never", image, "tail", "-f", "/dev/null"]
 
     def start(self, image: str) -> RepoBox:

@@ -10,28 +10,30 @@ non-dumpable, so samples cannot open its /proc entries (fds, memory, environment
 is /dev/null.
 
 Per sample: the runner compiles the program (up to PRECOMPILE_MAX characters; compiling runs none of
-it) and forks; the child starts a new session, gets its own working directory, rlimits (CPU time,
-address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe whose
-size the parent caps, and runs the code with exec(). Common standard-library modules are imported
-once by the runner (PRELOAD), so children find them loaded. The child reports through a private
-pipe; the verdict counts as passed only if the harness wrote the per-task nonce there after all
-tests ran, so exiting early (sys.exit, os._exit) or printing "passed" cannot pass. After each
-sample the runner kills every process in the namespace but itself (kill(-1)), reaps them, and
-wipes /tmp and /dev/shm, so nothing a sample started can touch the next one.
+it) and forks once; the child starts a new session, gets its own working directory, rlimits (CPU
+time, address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe
+whose size the runner caps, and runs the code with exec(). Common standard-library modules are
+imported once by the runner (PRELOAD), so children find them loaded. After each sample the runner
+kills every process in the namespace but itself (kill(-1)), reaps them, and wipes /tmp and /dev/shm,
+so nothing a sample started can touch the next one.
 
 Plain semantics: a sample runs as `python3 program.py` would run it in a fresh interpreter: compiled
 with no inherited __future__ flags, as the globals of a new `__main__` module (the builtins module,
 __file__ and sys.argv naming program.py in its own working directory, sys.path[0] that directory),
-with a script's recursion headroom, and the runner's signal dispositions, warning filters and
-environment untouched. Deliberate differences: the rlimits, no network, stdin is /dev/null for
-asserts-style samples, program.py is not written, PRELOAD modules are already imported.
+with a script's recursion headroom, and python3's signal dispositions, warning filters and
+environment. Deliberate differences: the rlimits, no network, stdin is /dev/null for asserts-style
+samples, program.py is not written, PRELOAD modules are already imported.
 
-Tamper-proof tests: for asserts-style tests the forked child stays pristine and runs the tests; the
-sample runs in a process of its own forked from it (_start_sample) and the tests reach it only by
-calling its entry point (or, for bare asserts, the names the tests use) with plain values in and out
-(Sample). So whatever the sample rebinds or patches (builtins, modules, the prompt's helpers, the
-objects it returns) the tests never see: they are bound to pristine builtins and modules and to the
-prompt's own helpers (the prompt is trusted, the sample is not).
+Tamper-proof tests: for asserts-style tests the runner itself (pristine: it never runs sample code)
+runs the tests; the sample's process (run_asserts, _start_sample) runs the program and then only
+answers calls of its entry point (or, for bare asserts, the names the tests use), with plain values
+in and out (Sample; answers are JSON of plain values, never pickles). So whatever the sample
+rebinds or patches (builtins, modules, the prompt's helpers, the objects it returns) the tests never
+see: they are bound to the runner's builtins and modules and to the prompt's own helpers (the
+prompt is trusted, the sample is not). The verdict is passed only if the tests ran to their end, so
+exiting early (sys.exit, os._exit) or printing "passed" cannot pass. A stdin/stdout program runs
+alone in its child, which reports through a private pipe: passed only if it wrote the per-task
+nonce there after the program ran.
 
 Asserts-style tests are rewritten so that `==` inside an assert requires the result to be of a
 plain built-in type when the expected value is one (an object whose __eq__ always returns True
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import io
 import json
 import os
 import pickle
@@ -286,118 +287,181 @@ def run_as_main(code, namespace: dict, extra_frames: int = 0) -> None:
 
 
 RECURSION_LIMIT = sys.getrecursionlimit()  # Python's default: the runner never changes it
-MAX_VALUE = 64 << 20  # bytes: a larger answer from the sample is a failure, not a memory burden on the tests
-
-
-def _send(fd: int, data: bytes) -> None:
-    view = memoryview(len(data).to_bytes(4, "big") + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _recv(fd: int) -> bytes | None:
-    """One frame; None at the end of the pipe (the other side exited or closed it)."""
-    head = _read_exact(fd, 4)
-    if head is None:
-        return None
-    size = int.from_bytes(head, "big")
-    if size > MAX_VALUE:
-        raise ValueError(f"the sample's answer exceeds {MAX_VALUE >> 20} MB")
-    return _read_exact(fd, size)
-
-
-def _read_exact(fd: int, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(fd, min(n - len(buf), 1 << 20))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
+MAX_VALUE = 16 << 20  # bytes: a larger answer from the sample is a failure, not a memory burden on the runner
+BIG_INT_BITS = 13000  # ints beyond this (about 3,900 digits) travel as hex: JSON's decimal ints stop at 4,300
 
 
 class _NotPlain(Exception):
     pass
 
 
-def _plain(v, depth: int = 0):
-    """The sample's answer as plain built-in values (an int subclass becomes an int with the same
-    value, and so on), so that the tests compare values, never objects whose methods the sample wrote.
-    Runs in the sample's process: whatever it returns is only ever data to the tests' process."""
-    t = type(v)
-    if t in _SCALARS:
+def _wire(v, depth: int = 0, _type=type, _isinstance=isinstance, _hex=hex, _str=str, _float=float, _bool=bool,
+          _int=int, _list=list, _tuple=tuple, _set=set, _frozenset=frozenset, _dict=dict, _bytes=bytes,
+          _complex=complex):
+    """The sample's answer as a JSON-ready tree of plain values (an int subclass becomes an int with
+    the same value, and so on); containers are tagged lists (["L", ...] a list, ["T", ...] a tuple,
+    ["S"|"F", ...] a set or frozenset, ["D", k, v, ...] a dict, ["B", latin-1] bytes, ["C", re, im]
+    a complex, ["I", hex] a big int). Runs in the sample's process, after the sample (builtins are
+    bound at definition: it may have replaced them): whatever it sends is only ever data to the
+    runner, which rebuilds it with _unwire."""
+    t = _type(v)
+    if t is _str or t is _float or t is _bool or v is None:
         return v
+    if t is _int:
+        return v if v.bit_length() <= BIG_INT_BITS else ["I", _hex(v)]
     if depth > 100:
         raise _NotPlain("nesting deeper than 100")
-    if t is list or t is tuple or t is set or t is frozenset:
-        return t(_plain(x, depth + 1) for x in v)
-    if t is dict:
-        return {_plain(k, depth + 1): _plain(x, depth + 1) for k, x in v.items()}
-    for base in (bool, int, float, complex, str, bytes, list, tuple, set, frozenset, dict):
-        if isinstance(v, base):
-            return _plain(base(v), depth)
+    if t is _list or t is _tuple or t is _set or t is _frozenset:
+        out = [_TAGS[t]]
+        for x in v:
+            out.append(_wire(x, depth + 1))
+        return out
+    if t is _dict:
+        out = ["D"]
+        for k, x in v.items():
+            out += (_wire(k, depth + 1), _wire(x, depth + 1))
+        return out
+    if t is _bytes:
+        return ["B", v.decode("latin-1")]
+    if t is _complex:
+        return ["C", v.real, v.imag]
+    for base in (_bool, _int, _float, _complex, _str, _bytes, _list, _tuple, _set, _frozenset, _dict):
+        if _isinstance(v, base):
+            return _wire(base(v), depth)
     raise _NotPlain(t.__name__)
 
 
-_SCALARS = (int, float, complex, bool, str, bytes, type(None))
+_TAGS = {list: "L", tuple: "T", set: "S", frozenset: "F"}
+_BUILD = {"L": list, "T": tuple, "S": set, "F": frozenset}
 
 
-def _raised(exc: BaseException) -> tuple:
+def _unwire(x, depth: int = 0):
+    """A value the sample sent (after json.loads), rebuilt from built-in types only; ValueError or
+    TypeError for anything that is not a tree _wire could have written."""
+    t = type(x)
+    if t is not list:
+        if t is dict:
+            raise ValueError("an untagged object")
+        return x  # str, int, float, bool or None: what JSON has
+    if depth > 110 or not x or type(x[0]) is not str:
+        raise ValueError("a malformed value")
+    tag = x[0]
+    build = _BUILD.get(tag)
+    if build is not None:
+        return build(_unwire(x[i], depth + 1) for i in range(1, len(x)))
+    if tag == "D":
+        if len(x) % 2 != 1:
+            raise ValueError("a malformed dict")
+        return {_unwire(x[i], depth + 1): _unwire(x[i + 1], depth + 1) for i in range(1, len(x), 2)}
+    if len(x) == 2 and type(x[1]) is str:
+        if tag == "B":
+            return x[1].encode("latin-1")
+        if tag == "I":
+            return int(x[1], 16)
+    if tag == "C" and len(x) == 3 and all(type(p) in (int, float) for p in x[1:]):
+        return complex(x[1], x[2])
+    raise ValueError("a malformed value")
+
+
+def _raised(exc: BaseException, _str=str, _type=type, _base=BaseException) -> list:
     try:
-        text = str(exc)[:300]
-    except BaseException:
+        text = _str(exc)[:300]
+    except _base:
         text = ""
-    return ("raise", type(exc).__name__, text)
+    return ["raise", _type(exc).__name__, text]
 
 
-def _sample(code, workdir: str, req_r: int, ans_w: int) -> None:
-    """The sample's process: runs the program as `__main__`, says whether it ran to its end, then
-    answers the tests' calls of its names until the tests close the channel. Never returns."""
+try:  # json's C encoder, called directly: json.dumps looks up isinstance, which a sample may replace
+    from json.encoder import c_encode_basestring_ascii, c_make_encoder
+
+    _ENCODE = c_make_encoder(None, None, c_encode_basestring_ascii, None, ":", ",", False, False, True)
+except (ImportError, TypeError):  # a Python without the accelerator
+    _ENCODE = None
+
+
+def _encoded(msg: list, _join="".join, _enc=_ENCODE) -> bytes:
+    return (_join(_enc(msg, 0)) if _enc is not None else json.dumps(msg)).encode()
+
+
+def _send(fd: int, data: bytes, _write=os.write, _memoryview=memoryview, _len=len) -> None:
+    view = _memoryview(_len(data).to_bytes(4, "big") + data)
+    while view:
+        view = view[_write(fd, view):]
+
+
+def _read_exact(fd: int, n: int, _read=os.read, _bytearray=bytearray, _bytes=bytes, _len=len, _min=min) -> bytes | None:
+    buf = _bytearray()
+    while _len(buf) < n:
+        chunk = _read(fd, _min(n - _len(buf), 1 << 20))
+        if not chunk:
+            return None
+        buf += chunk
+    return _bytes(buf)
+
+
+def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
+    """The sample's process: runs the program as `__main__` (compiling it first if the runner did
+    not), says whether it ran to its end, then answers the runner's calls of its names until the
+    runner closes the channel. Answers are JSON (_wire), never pickles. Never returns."""
     namespace = as_main(workdir)
+    msg: list = ["ready"]
     try:
-        run_as_main(code, namespace, 1)
-        msg = ("ready",)
-    except BaseException as exc:
-        msg = _raised(exc)
-    sys.setrecursionlimit(RECURSION_LIMIT + _depth() - 2)  # the tests' check() calls it from a script's frame
-    _send(ans_w, pickle.dumps(msg, 4))
+        if code is None:
+            code = compile(source, "<sample>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        msg = ["syntax", f"SyntaxError: {exc.msg} (line {exc.lineno})"]
+    except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, huge sources
+        msg = ["syntax", f"{type(exc).__name__}: {exc}"[:300]]
+    if msg[0] == "ready":
+        try:
+            run_as_main(code, namespace, 1)
+        except BaseException as exc:
+            msg = _raised(exc)
+    _serve(namespace, msg, req_r, ans_w)
+
+
+def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseException, _name_error=NameError,
+           _not_plain=_NotPlain, _loads=pickle.loads, _from_bytes=int.from_bytes, _str=str, _sys=sys,
+           _depth=_depth, _exit=os._exit) -> None:
+    """The sample's side of the channel, after the program ran: every name it uses is bound here, at
+    definition, so a sample that replaced builtins or module attributes only changes its own answers."""
+    try:
+        _sys.setrecursionlimit(RECURSION_LIMIT + _depth() - 2)  # the tests' check() calls it from a script's frame
+        _send(ans_w, _encoded(msg))
+    except _base:
+        _exit(0)
     while msg[0] == "ready":
         try:
-            req = _recv(req_r)
-        except BaseException:
+            head = _read_exact(req_r, 4)
+            req = _read_exact(req_r, _from_bytes(head, "big")) if head else None
+        except _base:
             req = None
         if req is None:
             break
-        name, args, kwargs = pickle.loads(req)
         try:
+            name, args, kwargs = _loads(req)  # from the runner: trusted
             if name not in namespace:
-                raise NameError(f"name {name!r} is not defined")
+                raise _name_error(f"name {name!r} is not defined")
             try:
-                out = ("value", _plain(namespace[name](*args, **kwargs)))
-            except _NotPlain as why:
-                out = ("opaque", str(why))
-        except BaseException as exc:
+                out = ["value", _wire(namespace[name](*args, **kwargs))]
+            except _not_plain as why:
+                out = ["opaque", _str(why)]
+        except _base as exc:
             out = _raised(exc)
         try:
-            data = pickle.dumps(out, 4)
-        except BaseException as exc:
-            data = pickle.dumps(_raised(exc), 4)
-        _send(ans_w, data)
-    for stream in (sys.stdout, sys.stderr):
+            data = _encoded(out)
+        except _base as exc:
+            data = _encoded(_raised(exc))
+        try:
+            _send(ans_w, data)
+        except _base:
+            break
+    for stream in (_sys.stdout, _sys.stderr):
         try:
             stream.flush()
-        except BaseException:
+        except _base:
             pass
-    os._exit(0)
-
-
-class _Values(pickle.Unpickler):
-    """Unpickles plain built-in values only: what the sample sends can build no object of its choosing."""
-
-    def find_class(self, module, name):
-        if module == "builtins" and name in ("complex", "set", "frozenset", "bytearray"):
-            return getattr(builtins, name)
-        raise pickle.UnpicklingError(f"the sample sent a {module}.{name}, not a plain value")
+    _exit(0)
 
 
 class Opaque:
@@ -413,20 +477,45 @@ class Opaque:
         return f"<{self.type_name} from the sample>"
 
 
-class SampleDied(Exception):
+class SampleDied(BaseException):
     """The sample's process ended (or closed its channel) before it answered a call."""
+
+
+class _Stop(BaseException):
+    """The runner stopped the sample (wall-clock or CPU limit, output limit); args: status, error.
+    A BaseException, and remembered by the Sample: test code that catches it cannot pass the sample."""
+
+
+class _Failed(Exception):
+    """The sample answered something the tests cannot use; the verdict is failed with this reason."""
+
+
+CPU_POLL_S = 0.01
+RENICE_AFTER_S = 0.05  # of the sample's CPU time (checked after as long a wait)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Sample:
     """The sample's process as the tests see it: its names can be called, with plain values in and out.
 
-    The tests run in a process of their own, forked from the runner before the sample ran, so no
-    builtin, module, helper or object that the sample changes is ever seen by them: they are bound to
-    pristine builtins and modules, the prompt's own helpers, and only the named entry points of the
-    sample (`namespace()`). Issue-23-style extra tests reuse the same namespace."""
+    The runner itself runs the tests: it never runs sample code, so its builtins and modules are
+    pristine, and the tests are bound to them, to the prompt's own helpers, and only to the named
+    entry points of the sample (`namespace()`). Every wait on the sample (for an answer, for room
+    in its request pipe, for its exit) also drains its output and holds its limits: the wall-clock
+    deadline, the output cap and, where one is set, the CPU-time limit scaled from the reference
+    (a fraction of a second, which RLIMIT_CPU cannot express: read from /proc every 10 ms). The
+    descriptors are non-blocking, so no sample can make the runner wait past its deadline."""
 
-    def __init__(self, pid: int, req_w: int, ans_r: int, cpu_limit: float | None = None) -> None:
-        self.pid, self.req_w, self.ans_r, self.cpu_limit = pid, req_w, ans_r, cpu_limit
+    def __init__(self, pid: int, req_w: int, ans_r: int, out_r: int, out: _Output, deadline: float, lim: dict,
+                 cpu_limit: float | None = None) -> None:
+        self.pid, self.req_w, self.ans_r, self.out_r, self.out = pid, req_w, ans_r, out_r, out
+        self.deadline, self.lim, self.cpu_limit = deadline, lim, cpu_limit
+        self.buf = bytearray()
+        self.stop: tuple[str, str] | None = None
+        self.died = False
+        self.renice_at = time.monotonic() + RENICE_AFTER_S
+        for fd in (req_w, ans_r, out_r):
+            os.set_blocking(fd, False)
 
     def cpu(self) -> float:
         """The sample's CPU time so far (user + system, in clock ticks of 10 ms), from /proc."""
@@ -437,43 +526,120 @@ class Sample:
         except (OSError, IndexError, ValueError):
             return 0.0
 
-    def _await(self) -> None:
-        """Wait for the sample's next answer under its CPU-time limit (a fraction of a second, which
-        RLIMIT_CPU cannot express): the sample is killed once its CPU time passes the limit."""
-        while not select.select((self.ans_r,), (), (), CPU_POLL_S)[0]:
-            if self.cpu() > self.cpu_limit:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                raise CpuLimit(self.cpu_limit)
+    def halt(self, status: str, error: str) -> _Stop:
+        """Kill the sample and remember why (the first reason stands)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.stop is None:
+            self.stop = (status, error)
+        return _Stop(*self.stop)
 
-    def receive(self) -> tuple:
-        if self.cpu_limit is not None:
-            self._await()
-        try:
-            data = _recv(self.ans_r)
-        except ValueError as exc:
-            raise _Failed(str(exc)) from None
-        if data is None:
+    def check(self) -> None:
+        """Raise again what stopped the sample, in case the test code caught it."""
+        if self.stop is not None:
+            raise _Stop(*self.stop)
+        if self.died:
             raise SampleDied()
+
+    def drain(self) -> None:
+        """Take what the sample wrote to stdout/stderr; stop it at the output cap."""
+        while self.out_r is not None:
+            try:
+                chunk = os.read(self.out_r, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                os.close(self.out_r)
+                self.out_r = None
+                return
+            if self.out.add(chunk):
+                raise self.halt("crashed", f"output limit of {self.lim['output_mb']} MB exceeded")
+
+    def wait(self, read: int | None = None, write: int | None = None, exit_fd: int | None = None) -> bool:
+        """Wait until `read` is readable, `write` writable or `exit_fd` (a pidfd) ready, draining
+        output meanwhile; False once `exit_fd` is ready. Raises _Stop at a limit."""
+        self.check()
+        while True:
+            now = time.monotonic()
+            left = self.deadline - now
+            if left <= 0:
+                raise self.halt("timeout", f"wall time limit of {self.lim['wall_s']} s")
+            if self.renice_at is not None and now >= self.renice_at:
+                # a sample that has used a while of CPU (usually one that will time out) yields the CPU
+                # to the short ones of the other sandboxes; its deadline stays the same. CPU time, not
+                # wall time: on a loaded machine a short sample that merely waited must not starve.
+                self.renice_at = now + RENICE_AFTER_S
+                if self.cpu() >= RENICE_AFTER_S:
+                    self.renice_at = None
+                    try:
+                        os.setpriority(os.PRIO_PGRP, self.pid, 19)
+                    except OSError:
+                        pass
+            wait = left if self.renice_at is None else min(left, max(self.renice_at - now, 0.001))
+            if self.cpu_limit is not None:
+                wait = min(wait, CPU_POLL_S)
+            rfds = [fd for fd in (read, self.out_r, exit_fd) if fd is not None]
+            ready_r, ready_w, _ = select.select(rfds, [write] if write is not None else [], [], wait)
+            if self.out_r is not None and self.out_r in ready_r:
+                self.drain()
+            if (read is not None and read in ready_r) or ready_w:
+                return True
+            if exit_fd is not None and exit_fd in ready_r:
+                return False
+            if self.cpu_limit is not None and self.cpu() > self.cpu_limit:
+                raise self.halt("timeout", f"CPU time limit of {self.cpu_limit:.3g} s (scaled from the reference)")
+
+    def receive(self) -> list:
+        """The sample's next message, as built-in values (json, then _unwire)."""
+        while True:
+            if len(self.buf) >= 4:
+                size = int.from_bytes(self.buf[:4], "big")
+                if size > MAX_VALUE:
+                    raise _Failed(f"the sample's answer exceeds {MAX_VALUE >> 20} MB")
+                if len(self.buf) >= 4 + size:
+                    data = bytes(self.buf[4:4 + size])
+                    del self.buf[:4 + size]
+                    break
+            self.wait(read=self.ans_r)
+            try:
+                chunk = os.read(self.ans_r, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.died = True
+                raise SampleDied()
+            self.buf += chunk
         try:
-            msg = _Values(io.BytesIO(data)).load()
-        except Exception as exc:
-            raise _Failed(f"the sample's answer could not be read ({exc})"[:300]) from None
-        if type(msg) is not tuple or not msg or msg[0] not in ("ready", "value", "opaque", "raise"):
-            raise _Failed("the sample's answer could not be read")
-        return msg
+            msg = json.loads(data)
+            if type(msg) is not list or not msg or msg[0] not in ("ready", "value", "opaque", "raise", "syntax"):
+                raise ValueError("not a message")
+            if msg[0] == "value":
+                return ["value", _unwire(msg[1])] if len(msg) == 2 else _bad()
+            if not all(type(p) is str for p in msg):
+                raise ValueError("not a message")
+            return msg
+        except (ValueError, TypeError, IndexError, RecursionError, MemoryError) as exc:
+            raise _Failed(f"the sample's answer could not be read ({type(exc).__name__})") from None
 
     def call(self, name: str, args: tuple, kwargs: dict):
+        self.check()
         try:
             data = pickle.dumps((name, args, kwargs), 4)
         except Exception as exc:
             raise TypeError(f"the tests' arguments cannot be passed to the sample: {exc}") from None
-        try:
-            _send(self.req_w, data)
-        except OSError:
-            raise SampleDied() from None
+        view = memoryview(len(data).to_bytes(4, "big") + data)
+        while view:
+            try:
+                view = view[os.write(self.req_w, view):]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.died = True
+                raise SampleDied() from None
+            self.wait(write=self.req_w)
         msg = self.receive()
         if msg[0] == "value":
             return msg[1]
@@ -507,39 +673,61 @@ class Sample:
             ns[name] = self.function(name)
         return ns
 
-    def close(self, patience: float = 0.2) -> None:
-        """Let the sample flush its output and exit, then make sure it has."""
+    def end(self, patience: float) -> tuple[bool, int, float]:
+        """Close the channel, give the sample up to `patience` seconds (never past its deadline) to
+        flush its output and exit, kill it, reap it: (whether it exited by itself, wait status, CPU
+        seconds)."""
         try:
             os.close(self.req_w)
         except OSError:
             pass
+        until = min(self.deadline, time.monotonic() + patience)
         fd = _pidfd(self.pid)
-        if fd is not None:
-            select.select((fd,), (), (), patience)
-            os.close(fd)
+        exited = False
+        try:
+            while not exited:
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                if fd is None and _exited(self.pid):
+                    exited = True
+                    break
+                rfds = [x for x in (self.out_r, fd) if x is not None]
+                ready = select.select(rfds, [], [], left if fd is not None else min(left, 0.005))[0]
+                if self.out_r is not None and self.out_r in ready:
+                    self.drain()
+                exited = fd is not None and fd in ready
+        except _Stop:
+            pass
+        finally:
+            if fd is not None:
+                os.close(fd)
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        cpu, wstatus = 0.0, 0
         try:
-            os.waitpid(self.pid, 0)
+            _, wstatus, usage = os.wait4(self.pid, 0)
+            cpu = usage.ru_utime + usage.ru_stime
         except ChildProcessError:
             pass
+        try:
+            self.drain()  # what it wrote before it exited (a process it left may write on: not waited for)
+        except _Stop:
+            pass
+        for fd_ in (self.ans_r, self.out_r):
+            if fd_ is not None:
+                os.close(fd_)
+        self.out_r = None
+        return exited, wstatus, cpu
 
 
-class CpuLimit(Exception):
-    """The sample used up its CPU-time limit (one scaled from the reference solution's)."""
+def _bad():
+    raise ValueError("a malformed value message")
 
 
-CPU_POLL_S = 0.01
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-class _Failed(Exception):
-    """The sample answered something the tests cannot use; the verdict is failed with this reason."""
-
-
-def _exception(msg: tuple) -> BaseException:
+def _exception(msg: list) -> BaseException:
     """The exception the sample raised, rebuilt as the built-in class of that name (else Exception)."""
     name, text = str(msg[1]), str(msg[2]) if len(msg) > 2 else ""
     cls = getattr(builtins, name, None)
@@ -548,13 +736,8 @@ def _exception(msg: tuple) -> BaseException:
     return Exception(f"{name}: {text}")
 
 
-def _death(pid: int, lim: dict) -> dict:
+def _death(wstatus: int, cpu: float, lim: dict) -> dict:
     """The status of a sample's process that ended before it answered."""
-    try:
-        _, wstatus, usage = os.wait4(pid, 0)
-    except ChildProcessError:
-        return {"status": "crashed", "error": "the sample's process disappeared"}
-    cpu = usage.ru_utime + usage.ru_stime
     if os.WIFSIGNALED(wstatus):
         sig = os.WTERMSIG(wstatus)
         status = {signal.SIGXCPU: "timeout", signal.SIGKILL: "memory"}.get(sig, "crashed")
@@ -569,28 +752,6 @@ def _death(pid: int, lim: dict) -> dict:
             "error": f"exited with status {code} before the tests finished"}
 
 
-def _start_sample(code, workdir: str, out_w: int, rep_w: int, cpu_limit: float | None = None) -> Sample:
-    """Fork the sample's process from this pristine one; it sees neither the report pipe nor the tests."""
-    req_r, req_w = os.pipe()
-    ans_r, ans_w = os.pipe()
-    for attempt in range(20):
-        try:
-            pid = os.fork()
-            break
-        except BlockingIOError:
-            time.sleep(0.01 * (attempt + 1))
-    else:
-        raise _Failed("could not start the sample's process (the process limit)")
-    if pid == 0:
-        for fd in (rep_w, out_w, req_w, ans_r):
-            os.close(fd)
-        _oom_first(b"1000")
-        _sample(code, workdir, req_r, ans_w)
-    os.close(req_r)
-    os.close(ans_w)
-    return Sample(pid, req_w, ans_r, cpu_limit)
-
-
 def _oom_first(score: bytes) -> None:
     """Prefer killing samples over the runner when memory runs out (os-level calls: fewer pages
     copied after fork)."""
@@ -602,81 +763,215 @@ def _oom_first(score: bytes) -> None:
         pass
 
 
+# The runner's own signal dispositions while it runs tests (main() sets them; a sample's process gets
+# python3's back): SIGINT ignored, so a sample cannot interrupt the tests; SIGALRM the backstop for
+# trusted test code that runs past the sample's deadline between two calls of the sample.
+_ALARM: list = [None]  # the Sample whose deadline the timer guards
+_SIGNALS_SET = [False]
+
+
+def _on_alarm(signum, frame) -> None:
+    sample = _ALARM[0]
+    if sample is not None and time.monotonic() >= sample.deadline:  # a sample's own SIGALRM does nothing
+        _ALARM[0] = None
+        raise sample.halt("timeout", f"wall time limit of {sample.lim['wall_s']} s")
+
+
+def _runner_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _SIGNALS_SET[0] = True
+
+
+def _python_signals() -> None:
+    """In a forked child: the dispositions python3 starts with."""
+    if _SIGNALS_SET[0]:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+class _Guard:
+    """Around trusted test code: its prints go to the sample's output tail (the runner's stdout is the
+    channel to the host), and the alarm stops it at the sample's deadline."""
+
+    def __init__(self, sample: Sample) -> None:
+        self.sample = sample
+
+    def write(self, text: str) -> int:
+        self.sample.out.add(str(text).encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> _Guard:
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self
+        if _SIGNALS_SET[0]:
+            _ALARM[0] = self.sample
+            signal.setitimer(signal.ITIMER_REAL, max(self.sample.deadline - time.monotonic(), 0.001) + 0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if _SIGNALS_SET[0]:
+            _ALARM[0] = None
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = self.saved
+
+
+def _start_sample(task: dict, lim: dict, workdir: str, code, out: _Output, deadline: float) -> Sample | None:
+    """Fork the sample's process from the runner (which never runs sample code, so the child starts
+    from a pristine interpreter); None if the process limit stays exhausted."""
+    out_r, out_w = os.pipe()
+    req_r, req_w = os.pipe()
+    ans_r, ans_w = os.pipe()
+    pid = _fork(float(lim["wall_s"]))
+    if pid < 0:
+        for fd in (out_r, out_w, req_r, req_w, ans_r, ans_w):
+            os.close(fd)
+        return None
+    if pid == 0:
+        try:
+            for fd in (out_r, req_w, ans_r):
+                os.close(fd)
+            os.setsid()
+            _python_signals()
+            _oom_first(b"1000")
+            os.chdir(workdir)
+            fd_in = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(fd_in, 0)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            _set_limits(lim.get("rlimits") or rlimits(lim))
+        except BaseException:
+            os._exit(70)
+        _sample(code, task["code"], workdir, req_r, ans_w)
+    for fd in (out_w, req_r, ans_w):
+        os.close(fd)
+    limit = task.get("cpu_limit_s")
+    return Sample(pid, req_w, ans_r, out_r, out, deadline, lim, float(limit) if limit else None)
+
+
+def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
+    """An asserts-style sample: one forked process runs the program, and the runner runs the tests
+    against it (Sample), so each sample costs one fork and the tests stay out of its reach."""
+    start = time.monotonic()
+    workdir = os.path.join(lim.get("workroot", "/tmp"), f"w{n}")
+    os.makedirs(workdir, exist_ok=True)
+    out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=False)
+    counter, total = [0], 1
+    try:  # trusted test code first, so its size is known on failure
+        tests, total, names = compile_tests(task["tests"], task["entry_point"])
+    except SyntaxError as exc:
+        return {"status": "syntax_error", "error": f"SyntaxError in the tests: {exc.msg} (line {exc.lineno})",
+                "tests_passed": 0, "tests_total": total, "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0}
+    prompt = compile_prompt(task.get("prompt"))
+    ext = task.get("extended")
+    if ext:
+        extended_cases(ext)  # trusted literals, parsed once per distinct set
+    sample = _start_sample(task, lim, workdir, code, out, start + float(lim["wall_s"]))
+    if sample is None:
+        return {"status": "sandbox_error", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0,
+                "error": "could not start a process for this sample (the sandbox's process limit)"}
+    status: dict = {}
+    stage = "base"
+    try:
+        first = sample.receive()
+        if first[0] == "syntax":
+            status = {"status": "syntax_error", "error": first[1] if len(first) > 1 else "SyntaxError"}
+        elif first[0] != "ready":
+            raise _exception(first)
+        else:
+            env = sample.namespace(prompt, names, task["entry_point"])
+            env["__ttscale_eq__"] = _strict_eq
+            env["__ttscale_count__"] = counter
+            with _Guard(sample):
+                exec(tests, env)
+            sample.check()
+            status = {"status": "passed", "tests_passed": counter[0], "tests_total": max(total, counter[0])}
+            if ext:  # the base verdict stands; a sample that then hangs or dies fails the extended tests
+                stage = "extended"
+                if sample.cpu_limit is not None:  # a reference-scaled limit: the same budget again
+                    sample.cpu_limit += sample.cpu()
+                with _Guard(sample):
+                    found = _run_extended(env.get(task["entry_point"]), ext, "")
+                sample.check()
+                status.update({k: found[k] for k in ("extended", "ext_index", "ext_error") if k in found})
+    except BaseException as raised:
+        exc = raised
+        if sample.stop is not None:
+            exc = _Stop(*sample.stop)  # test code caught the stop and failed on something else
+        elif sample.died:
+            exc = SampleDied()
+        if stage == "extended":
+            why = exc.args[0] if isinstance(exc, _Stop) else "its process ended" if isinstance(exc, SampleDied) \
+                else f"{type(exc).__name__}"
+            status.update(extended="failed", ext_error=f"stopped during the extended tests ({why})")
+        elif isinstance(exc, _Stop):
+            status = {"status": exc.args[0], "error": exc.args[1]}
+        elif isinstance(exc, SampleDied):
+            status = {"status": "died"}
+        elif isinstance(exc, _Failed):
+            status = {"status": "failed", "error": str(exc)}
+        elif isinstance(exc, MemoryError):
+            status = {"status": "memory", "error": "MemoryError"}
+        elif isinstance(exc, RecursionError):
+            status = {"status": "failed", "error": "RecursionError: maximum recursion depth exceeded"}
+        elif isinstance(exc, SystemExit):
+            status = {"status": "failed", "error": f"SystemExit({exc.code!r}) before the tests finished"}
+        else:
+            try:
+                text = f"{type(exc).__name__}: {exc}"[:300]
+            except BaseException:
+                text = type(exc).__name__
+            status = {"status": "failed", "error": text}
+    died = status.get("status") == "died"
+    exited, wstatus, cpu = sample.end(float("inf") if died else 0.2)
+    if died:
+        status = _death(wstatus, cpu, lim) if exited else \
+            {"status": "timeout", "error": f"wall time limit of {lim['wall_s']} s"}
+    if status["status"] != "passed":
+        status["tests_passed"], status["tests_total"] = counter[0], total
+    return {**status, "duration": time.monotonic() - start, "tail": out.tail.decode("utf-8", "replace"),
+            "pgid": sample.pid, "cpu_s": round(cpu, 4)}
+
+
 def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: str, stdin_path: str | None,
            code=None) -> None:
-    """Runs in the forked child; never returns. A stdin/stdout program runs here as `__main__`; for
-    asserts-style tests this process stays pristine and runs the tests, and the sample runs in a
-    process of its own (_start_sample) that the tests can only call."""
+    """Runs in the forked child of a stdin/stdout program, as `__main__`; never returns."""
     status = {"status": "crashed"}
-    counter = [0]
-    total = 1
-    sample = None
     try:
         os.setsid()
-        _oom_first(b"1000" if task["kind"] == "stdio" else b"500")  # the tests' process: after its sample
+        _python_signals()
+        _oom_first(b"1000")
         os.chdir(workdir)
         fd_in = os.open(stdin_path or "/dev/null", os.O_RDONLY)
         os.dup2(fd_in, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         _set_limits(lim.get("rlimits") or rlimits(lim))
-        if task["kind"] == "asserts":  # trusted test code first, so its size is known on failure
-            tests, total, names = compile_tests(task["tests"], task["entry_point"])
-            prompt = compile_prompt(task.get("prompt"))
         if code is None:
             code = compile(task["code"], "<sample>", "exec", dont_inherit=True)
     except SyntaxError as exc:
-        status = {"status": "syntax_error", "error": f"SyntaxError: {exc.msg} (line {exc.lineno})",
-                  "tests_total": total}
-        _report(rep_w, status)
+        _report(rep_w, {"status": "syntax_error", "error": f"SyntaxError: {exc.msg} (line {exc.lineno})"})
     except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, huge sources
-        status = {"status": "syntax_error", "error": f"{type(exc).__name__}: {exc}"[:300], "tests_total": total}
-        _report(rep_w, status)
+        _report(rep_w, {"status": "syntax_error", "error": f"{type(exc).__name__}: {exc}"[:300]})
     try:
-        if task["kind"] == "asserts":
-            limit = task.get("cpu_limit_s")
-            sample = _start_sample(code, workdir, out_w, rep_w, float(limit) if limit else None)
-            first = sample.receive()
-            if first[0] != "ready":
-                raise _exception(first)
-            env = sample.namespace(prompt, names, task["entry_point"])
-            env["__ttscale_eq__"] = _strict_eq
-            env["__ttscale_count__"] = counter
-            exec(tests, env)
-            status = {"status": "passed", "marker": nonce, "tests_passed": counter[0],
-                      "tests_total": max(total, counter[0])}
-            if task.get("extended"):  # the base verdict first: a sample that then hangs keeps it
-                os.write(rep_w, (flat_json(status) + "\n").encode())
-                if sample.cpu_limit is not None:  # a reference-scaled limit: the same budget again
-                    sample.cpu_limit += sample.cpu()
-                status = _run_extended(env.get(task["entry_point"]), task["extended"], nonce)
-        else:
-            run_as_main(code, as_main(workdir))
-            sys.stdout.flush()
-            status = {"status": "passed", "marker": nonce}
-    except SampleDied:
-        status = _death(sample.pid, lim)
-        sample = None
-    except CpuLimit as exc:
-        status = {"status": "timeout", "error": f"CPU time limit of {exc.args[0]:.3g} s (scaled from the reference)"}
-    except _Failed as exc:
-        status = {"status": "failed", "error": str(exc)}
+        run_as_main(code, as_main(workdir))
+        sys.stdout.flush()
+        status = {"status": "passed", "marker": nonce}
     except MemoryError:
         status = {"status": "memory", "error": "MemoryError"}
     except RecursionError:
         status = {"status": "failed", "error": "RecursionError: maximum recursion depth exceeded"}
     except SystemExit as exc:
         code_ = exc.code
-        if task["kind"] == "stdio" and (code_ is None or code_ == 0):
+        if code_ is None or code_ == 0:
             status = {"status": "passed", "marker": nonce}
         else:
             status = {"status": "failed", "error": f"SystemExit({code_!r}) before the tests finished"}
     except BaseException as exc:
         status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    if status["status"] != "passed":
-        status["tests_passed"], status["tests_total"] = counter[0], total
-    if sample is not None:
-        sample.close()
     _report(rep_w, status)
 
 
@@ -829,7 +1124,8 @@ def _pidfd(pid: int) -> int | None:
 
 
 def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=None) -> dict:
-    """Execute one program in a fresh child; returns its status (without the per-run bookkeeping)."""
+    """Execute one stdin/stdout program on one input in a fresh child; returns its status (without the
+    per-run bookkeeping)."""
     nonce = os.urandom(16).hex()
     workdir = os.path.join(lim.get("workroot", "/tmp"), f"w{n}")
     os.makedirs(workdir, exist_ok=True)
@@ -838,14 +1134,6 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
         stdin_path = os.path.join(workdir, ".stdin")
         with open(stdin_path, "w") as fh:
             fh.write(stdin_data)
-    if task["kind"] == "asserts":
-        try:
-            compile_tests(task["tests"], task["entry_point"])  # trusted; the child reuses it
-            compile_prompt(task.get("prompt"))
-        except SyntaxError:
-            pass  # reported by the child as the tests' own error
-        if task.get("extended"):
-            extended_cases(task["extended"])  # trusted literals; the child reuses them
     out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=stdin_data is not None)
     report = bytearray()
     wall, renice_after = float(lim["wall_s"]), float(lim.get("renice_after_s", 0.05))
@@ -932,11 +1220,6 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     except ChildProcessError:
         wstatus = 0
     duration = time.monotonic() - start
-    if reason and task["kind"] == "asserts" and task.get("extended"):
-        # killed during the extended tests: the base verdict is already in the report pipe
-        os.set_blocking(rep_r, False)
-        while (chunk := _read(rep_r)) and len(report) < 65536:
-            report += chunk
     for fd in (out_r, rep_r, pidfd):
         try:
             if fd is not None:
@@ -945,41 +1228,27 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
             pass
     result = {"duration": duration, "tail": out.tail.decode("utf-8", "replace"),
               "stdout": out.head.decode("utf-8", "replace"), "pgid": pid, "cpu_s": round(cpu, 4)}
-    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim, task["kind"],
-                                bool(task.get("extended"))))
+    result.update(decide_status(reason, wstatus, cpu, bytes(report), nonce, lim))
     return result
 
 
-def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict,
-                  kind: str, extended: bool = False) -> dict:
-    """A finished run's `status` (and `error`, `tests_passed`, `tests_total`), from what the runner saw.
+def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, nonce: str, lim: dict) -> dict:
+    """A finished stdin/stdout run's `status` (and `error`, `tests_passed`, `tests_total`), from what the
+    runner saw.
 
     `reason` is why the runner killed the child ("timeout", "output", or None), `wstatus` its wait
-    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (the first line
-    is the harness's JSON, which must carry `nonce` to count as passed; the second, for an asserts task
-    with `extended` tests, the extended tests' report), `kind` the task's test style (asserts or
-    stdio). Pure: tested for every status and signal without running anything.
+    status, `cpu` the CPU seconds it used, `report` what it wrote on its report pipe (JSON, which must
+    carry `nonce` to count as passed). Pure: tested for every status and signal without running
+    anything. (Asserts-style samples are judged by the runner's own run of the tests: run_asserts.)
     """
-    parsed = ext = None
-    calls = kind == "asserts" and extended  # extended inputs run in this process
+    parsed = None
     if report:
-        lines = report.decode("utf-8", "replace").splitlines()
         try:
-            parsed = json.loads(lines[0])
-            ext = json.loads(lines[1]) if len(lines) > 1 and calls else None
+            parsed = json.loads(report.decode("utf-8", "replace").splitlines()[0])
         except (ValueError, IndexError):
-            parsed = parsed if isinstance(parsed, dict) else None
+            parsed = None
+        parsed = parsed if isinstance(parsed, dict) else None
     result: dict = {}
-    if calls and isinstance(parsed, dict) and parsed.get("status") == "passed" \
-            and parsed.get("marker") == nonce:
-        # the base tests passed; whatever happened next (a hang, a kill) is the extended tests' failure
-        result.update(status="passed", tests_passed=parsed.get("tests_passed"), tests_total=parsed.get("tests_total"))
-        if isinstance(ext, dict) and ext.get("marker") == nonce:
-            result.update({k: ext[k] for k in ("extended", "ext_index", "ext_error") if k in ext})
-        else:
-            why = reason or (f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus) else "exited early")
-            result.update(extended="failed", ext_error=f"stopped during the extended tests ({why})")
-        return result
     if reason == "timeout":
         result["status"] = "timeout"
     elif reason == "output":
@@ -991,9 +1260,6 @@ def decide_status(reason: str | None, wstatus: int, cpu: float, report: bytes, n
         if sig == signal.SIGKILL and cpu >= int(lim["cpu_s"]) - 0.05:
             result["status"] = "timeout"  # RLIMIT_CPU's hard limit (equal to the soft one) kills with SIGKILL
         result["error"] = f"killed by signal {signal.Signals(sig).name}"
-        if result["status"] == "memory" and kind == "asserts":
-            # the tests' process: memory runs out in its sample first (oom_score_adj), which can signal it
-            result["status"], result["error"] = "failed", "the tests' process was killed (by its sample)"
     elif parsed is None:
         code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else -1
         result["status"] = "failed" if code == 0 else "crashed"
@@ -1056,7 +1322,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
                 out.update(_stdio_extended(task, lim, n, code, start))
         out["tests_passed"], out["tests_total"], out["cpu_s"] = passed, len(cases), round(cpu, 4)
     else:
-        out = run_one(task, lim, n, code=code)
+        out = run_asserts(task, lim, n, code=code)
         _kill_all(out.pop("pgid"))
         _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n}"))
         out.setdefault("tests_passed", out.get("tests_passed", 0) if out["status"] == "passed" else 0)
@@ -1135,6 +1401,7 @@ def refusal() -> str | None:
 def main() -> None:
     """Read the limits, then one task per line; answer each, in order."""
     _harden()
+    _runner_signals()
     why = refusal()
     if why:
         os.write(1, (json.dumps({"fatal": why}) + "\n").encode())
