@@ -33,6 +33,7 @@ def _samples(rng: np.random.Generator, p: np.ndarray, n: int) -> tuple[np.ndarra
 
 
 def _best(correct: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """best-of-K (K = 4) estimates from each problem's n samples."""
     return best_of_k(scores.reshape(-1, n), correct.reshape(-1, n), np.array([K]))[:, 0]
 
 
@@ -123,3 +124,45 @@ def test_selector_pilot_from_shards_and_run_power(tmp_path):
     assert [r["problems"] for r in rows] == [20, 40] and all(np.isnan(r["power_parametric"]) for r in rows)
     assert rows[0]["power_nonparametric"] <= rows[1]["power_nonparametric"]
     assert {b["method"] for b in best} == {"parametric", "nonparametric"}
+
+
+def test_strategy_against_best_of_n_at_its_budget():
+    """b is a search run with N = 8 answers per problem (resampled per problem, never subsampled), a
+    best-of-8 by the same scorer from repeated sampling; prediction against simulated experiments."""
+    rng = np.random.default_rng(11)
+    N = 8
+    pa, pb = _world(rng, (2000,))
+    ids = np.array([f"q{i}" for i in range(2000)])
+    ca, sca = _samples(rng, pa, 32)
+    cb, scb = _samples(rng, pb, N)  # the search's N answers of each pilot problem
+    a = Pilot("a", "d", "s", ids, np.full(2000, 32), ca.sum(axis=1), 10.0, 10.0, None)
+    b = Pilot("b", "d", "beam.n8-0123abcd", ids, np.full(2000, N), cb.sum(axis=1), 10.0, 10.0, None)
+    sa = SelectorPilot(ids, ca, np.where(ca, 0, 1 + np.arange(32)), sca)
+    sb = SelectorPilot(ids, cb, np.where(cb, 0, 1 + np.arange(N)), scb, search=True)
+    world = np.random.default_rng(98)
+    qa, qb = _world(world, (1_000_000,))
+    at_n = lambda c, sc: best_of_k(sc, c, np.array([N]))[:, 0]  # noqa: E731  (best-of-8 of 8 answers)
+    diff = float(np.mean(at_n(*_samples(world, qb, N))) - np.mean(at_n(*_samples(world, qa, N))))
+    rows = analyze_comparison({"name": "s", "k": N, "difference": diff, "selector": "best:orm"}, a, b,
+                              {"problems": [300], "samples": [8, 16], "alpha": 0.05, "simulations": 2000},
+                              seed=0, selectors=(sa, sb))
+
+    def experiments(problems: int, samples: int, runs: int) -> float:
+        pa_, pb_ = _world(rng, (runs, problems))
+        k_ = np.array([N])
+        ca, sca = _samples(rng, pa_, samples)
+        va = best_of_k(sca.reshape(-1, samples), ca.reshape(-1, samples), k_)[:, 0]
+        cb_, scb_ = _samples(rng, pb_, N)
+        vb = best_of_k(scb_.reshape(-1, N), cb_.reshape(-1, N), k_)[:, 0]
+        d = (vb - va).reshape(runs, problems)
+        mean, se = d.mean(axis=1), d.std(axis=1, ddof=1) / np.sqrt(problems)
+        return float(np.mean(np.abs(mean) > norm.ppf(0.975) * se))
+
+    for r in rows:
+        actual = experiments(r["problems"], r["samples"], 2000)
+        assert 0.3 < actual < 0.9, "designs chosen where power is informative"
+        assert abs(r["power_nonparametric"] - actual) <= 0.05, (r, actual)
+    with pytest.raises(ConfigError, match="k must be 8"):
+        analyze_comparison({"name": "s", "k": 4, "selector": "best:orm"}, a, b,
+                           {"problems": [20], "samples": [8], "alpha": 0.05, "simulations": 100}, seed=0,
+                           selectors=(sa, sb))

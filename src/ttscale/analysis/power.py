@@ -275,7 +275,11 @@ def _selector_rows(cmp: dict[str, Any], a: Pilot, b: Pilot, sel: tuple[SelectorP
                    settings: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     name, k, selector = cmp["name"], int(cmp["k"]), cmp["selector"]
     sa, sb = (_keep(x, set(p.problem_id)) for x, p in zip(sel, (a, b), strict=True))  # the bin's problems
-    if min(sa.correct.shape[1], sb.correct.shape[1]) < k:
+    for x in (sa, sb):
+        if x.search and x.correct.shape[1] != k:
+            raise ConfigError(f"power.comparisons.{name}: a search run with {x.correct.shape[1]} answers per "
+                              f"problem is compared at its budget: k must be {x.correct.shape[1]}")
+    if min(x.correct.shape[1] for x in (sa, sb)) < k:
         raise ConfigError(f"power.comparisons.{name}: the pilot has fewer than k={k} samples per problem for "
                           f"{selector}; its accuracy@k needs k samples")
     diff = cmp.get("difference")
@@ -299,7 +303,8 @@ def _selector_rows(cmp: dict[str, Any], a: Pilot, b: Pilot, sel: tuple[SelectorP
 
 def _keep(x: SelectorPilot, ids: set[str]) -> SelectorPilot:
     m = np.isin(x.problem_id, list(ids))
-    return SelectorPilot(x.problem_id[m], x.correct[m], x.keys[m], None if x.scores is None else x.scores[m])
+    return SelectorPilot(x.problem_id[m], x.correct[m], x.keys[m], None if x.scores is None else x.scores[m],
+                         x.search)
 
 
 def _in_bin(a: Pilot, b: Pilot, name: str, settings: dict[str, Any], where: str) -> tuple[Pilot, Pilot]:

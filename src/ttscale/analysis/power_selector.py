@@ -9,13 +9,17 @@ computes the selector's exact accuracy@k estimate (best-of-k: `estimators.best_o
 `estimators.vote_exact`) on those n samples. Both estimators average a function of a uniformly
 random k-subset of the n samples, i.e. they are U-statistics, so an n-subset of N pilot samples
 gives them the variance they have with n fresh samples (the argument of the coverage case). The
-per-problem differences are shifted by the stated minus the pilot's difference; the test is the
+per-problem differences are shifted by the stated minus the pilot's difference. A search strategy
+against best-of-N at budget N: one side is a search run (sampling key `<strategy>.n<N>-<hash>`),
+whose N answers per problem come from one search, so its per-problem value (the selector over its N
+answers) is resampled with its problem and never subsampled; k is N. The test is the
 paired (one dataset) or two-sample z test of `z_reject` (shared with the coverage comparisons of
 `ttscale.analysis.power`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from ttscale.errors import ConfigError, DataError
 from ttscale.io import read_table
 
 SUPPORTED = ("best", "vote")
+SEARCH_KEY = re.compile(r"^[A-Za-z0-9_]+\.n\d+-[0-9a-f]{8}$")  # ttscale.keys.strategy_key
 
 
 @dataclass
@@ -39,6 +44,9 @@ class SelectorPilot:
     correct: np.ndarray  # P x N bool
     keys: np.ndarray  # P x N int answer-key codes, -1 = no answer
     scores: np.ndarray | None  # P x N, NaN = unscored (best-of-k only)
+    # a search run (key `<strategy>.n<N>-<hash>`): its N answers per problem are one search, not N
+    # independent samples, so a simulated experiment resamples its problems but never its answers
+    search: bool = False
 
 
 def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str, selector: str) -> SelectorPilot:
@@ -107,7 +115,8 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
     if known.any():
         codes[known] = np.unique(allkeys[known].astype(str), return_inverse=True)[1]
     return SelectorPilot(uid, dense(np.concatenate(cor), bool), dense(codes, np.int64),
-                         dense(np.concatenate(sc), np.float64) if sel == "best" else None)
+                         dense(np.concatenate(sc), np.float64) if sel == "best" else None,
+                         search=bool(SEARCH_KEY.match(sampling)))
 
 
 def z_reject(va: np.ndarray, vb: np.ndarray, paired: bool, alpha: float, offset: float = 0.0) -> float:
@@ -142,7 +151,8 @@ def _subsets(rng: np.random.Generator, rows: np.ndarray, N: int, n: int) -> np.n
 
 
 def observed(selector: str, a: SelectorPilot, b: SelectorPilot, k: int, paired: bool) -> float:
-    va, vb = (selector_accuracy(selector, x.correct, x.keys, x.scores, k) for x in (a, b))
+    va, vb = (selector_accuracy(selector, x.correct, x.keys, x.scores, x.correct.shape[1] if x.search else k)
+              for x in (a, b))
     if paired:
         _, ia, ib = np.intersect1d(a.problem_id, b.problem_id, return_indices=True)
         return float(np.mean(vb[ib] - va[ia]))
@@ -160,13 +170,16 @@ def power_selector(selector: str, a: SelectorPilot, b: SelectorPilot, paired: bo
             raise DataError("power: the two runs share fewer than 2 pilot problems")
     else:
         ia, ib = np.arange(len(a.problem_id)), np.arange(len(b.problem_id))
-    if samples > min(a.correct.shape[1], b.correct.shape[1]) or k > samples:
+    sampled = [x.correct.shape[1] for x in (a, b) if not x.search]
+    if (sampled and samples > min(sampled)) or k > samples:
         return float("nan")
     offset = difference - observed(selector, a, b, k, paired)
     ja = rng.integers(0, len(ia), (simulations, problems))
     jb = ja if paired else rng.integers(0, len(ib), (simulations, problems))
 
     def values(x: SelectorPilot, rows: np.ndarray) -> np.ndarray:
+        if x.search:  # the search's own value over its N answers, per resampled problem
+            return selector_accuracy(selector, x.correct, x.keys, x.scores, x.correct.shape[1])[rows]
         cols = _subsets(rng, rows, x.correct.shape[1], samples)
         r = rows[..., None]
         flat = lambda m: m[r, cols].reshape(-1, samples)  # noqa: E731
