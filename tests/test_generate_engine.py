@@ -137,3 +137,26 @@ def test_openai_backend_on_a_real_vllm_server(setup, vllm_server):
     same = sum(a["text"] == b["text"] for a, b in zip(served, offline, strict=True))
     assert [r["seed"] for r in served] == [r["seed"] for r in offline]
     assert same == len(served), f"only {same}/{len(served)} samples agree between server and offline engine"
+
+
+def test_prompt_override_reaches_the_engine(setup):
+    """A model's own system prompt (`per_model.<m>.prompt`) is what that model's chat template renders
+    and what its shard stores; the other model on the same dataset keeps the dataset's prompt."""
+    config, problems, root, backend = setup
+    c = copy.deepcopy(config)
+    c["models"]["own"] = copy.deepcopy(c["models"]["smol"])
+    c["datasets"]["arith"]["per_model"] = {"own": {"prompt": {"system": "You are a careful calculator."}}}
+    c = validate(c)
+    stored = {}
+    for model in ("smol", "own"):
+        key = sampling_key(c, model, "arith", "s", root)
+        out = root / f"override-{model}.parquet"
+        run_block(c, model, "arith", key, "p00000-00003_s000000-000001", problems, out, root=root, backend=backend)
+        stored[model] = pq.read_table(out, columns=["prompt", "prompt_tokens"]).to_pylist()
+    assert sampling_key(c, "smol", "arith", "s", root) == sampling_key(config, "smol", "arith", "s", root)
+    for plain, own in zip(stored["smol"], stored["own"], strict=True):
+        assert "You are a careful calculator." in own["prompt"]
+        assert "You are a careful calculator." not in plain["prompt"]
+        # the engine read exactly the stored text (a chat prompt is tokenized without added specials)
+        assert own["prompt_tokens"] == len(backend.tokenizer.encode(own["prompt"], add_special_tokens=False))
+        assert own["prompt"].rstrip().endswith(plain["prompt"].rstrip()[-40:])  # same question at the end

@@ -1,16 +1,21 @@
 """Lookahead search on the embedded SmolLM2 with the test PRM, through every stage in real Snakemake.
 
 The test PRM is SmolLM2 with a fixed head (meaningless scores, real code paths). Lookahead runs
-beside beam search at the same N; the strategy table compares both with best-of-N, and the compute
-ledger charges lookahead's rollouts and PRM steps.
+beside beam search at the same N; the strategy table compares both with best-of-N at FLOPs that count
+the PRM, the costs table gives each search's policy and step-scorer FLOPs, the compute ledger charges
+lookahead's rollouts and PRM steps, its GPU-hours are the jobs' benchmark seconds x their GPUs, and
+Snakemake's HTML report shows the ledger.
 """
 
 from __future__ import annotations
+
+import csv
 
 import pyarrow.parquet as pq
 import pytest
 from workflow_utils import snakemake, write_config
 
+from ttscale.analysis.cost import model_dims
 from ttscale.models.build import build
 
 pytestmark = pytest.mark.engine
@@ -58,3 +63,31 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     measured = {r["stage"]: r for r in pq.read_table(exp / "analysis" / "measured.parquet").to_pylist()}
     assert measured["generate"]["jobs"] >= 3 and measured["generate"]["wall_seconds"] > 0
     assert (exp / "report" / "tables" / "ledger.md").read_text().count("search_scoring") == 2
+    # GPU-hours: every job's benchmark seconds x the GPUs it asked for (1 for SmolLM2 and the test PRM,
+    # 0 for the CPU stages), read back from the benchmark files Snakemake wrote
+    for stage, gpus in (("generate", 1), ("score", 1), ("verify", 0)):
+        files = list((exp / "benchmarks" / stage).rglob("*.tsv"))
+        if not files:
+            continue
+        seconds = [float(list(csv.DictReader(f.open(), delimiter="\t"))[-1]["s"]) for f in files]
+        assert measured[stage]["jobs"] == len(files)
+        assert measured[stage]["wall_seconds"] == pytest.approx(sum(seconds))
+        assert measured[stage]["gpu_hours"] == pytest.approx(sum(seconds) * gpus / 3600)
+    # the costs table: each search's policy over every token it spent, its PRM over every prefix it scored
+    n_prm = model_dims("prm", {"path": f"resources/models/{prm.name}"}, workdir)["n_params"]
+    n_pol = model_dims("smollm2", {"path": "resources/models/smollm2-135m-instruct"}, workdir)["n_params"]
+    costs = pq.read_table(exp / "analysis" / "costs.parquet").to_pylist()
+    for strategy in ("beam", "look"):
+        mine = [c for c in costs if c["sampling"].startswith(f"{strategy}.n4-")]
+        shard = next((exp / "samples").glob(f"model=smollm2/dataset=arith/sampling={strategy}.n4-*/*.parquet"))
+        scored = {r["problem_id"]: r["search_scored_tokens"] for r in pq.read_table(shard).to_pylist()}
+        assert len(mine) == 2 and all(c["search_scored_tokens"] == scored[c["problem_id"]] for c in mine)
+        assert all(c["search_scorer_flops"] == pytest.approx(2 * n_prm * c["search_scored_tokens"]) for c in mine)
+        assert all(c["search_flops"] == pytest.approx(2 * n_pol * c["search_tokens"]) for c in mine)
+        assert all(dict(c["scorer_flops"]) == {"prm": pytest.approx(2 * n_prm * c["score_tokens"])} for c in mine)
+    table = pq.read_table(exp / "analysis" / "strategies.parquet").to_pylist()
+    assert table and all(r["optimal_scorer_flops"] > 0 for r in table if "look" in r["choices"])
+    # Snakemake's HTML report carries the ledger tables
+    snakemake(workdir, cfg, "--report", "report.html")
+    html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "compute ledger" in html and "measured compute" in html

@@ -1,14 +1,18 @@
 """The paper configs (config/paper/*.yaml) validate and plan, offline, into the block grid of ttscale.plan.
 
-Planning only (`snakemake -n` in a scratch copy of the workflow): the models and datasets are hub
-ids that are not on this machine, and planning must not need them (hub datasets declare their
-problem count with `limit`; the hub libraries are forced offline here). Every planned shard path is
-compared with the paths ttscale.plan computes, and the paper's sample counts are checked. Job counts
-and the planning time are printed, not asserted (benchmarks/planning.py measures the time).
+Planning only (`snakemake -n` in a scratch copy of the workflow, with the SLURM profile as on a
+cluster): the models and datasets are hub ids that are not on this machine, and planning must not
+need them (hub datasets declare their problem count with `limit`; the hub libraries are forced
+offline here). Every planned shard path is compared with the paths ttscale.plan computes, the
+paper's sample counts are checked, and so is what each generate and score job asks the cluster for:
+GPUs from its model's tensor x pipeline parallel size (a search job: the larger of policy and PRM),
+CPUs and memory in proportion (ttscale.resources). Job counts and the planning time are printed,
+not asserted (benchmarks/planning.py measures the time).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections import defaultdict
@@ -19,26 +23,35 @@ import yaml
 from conftest import REPO
 from workflow_utils import snakemake
 
+from ttscale import keys as tkeys
 from ttscale import plan as tplan
+from ttscale import resources as tres
 from ttscale.config import check, experiment_dir, validate
 
 PAPERS = ["monkeys", "snell", "liu"]
 _RULE = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):\s*$")
 _OUTPUT = re.compile(r"^\s+output: (.*)$")
 _STAT = re.compile(r"^(\w+)\s+(\d+)$")
+_FIELDS = re.compile(r"^\s+(wildcards|resources): (.*)$")
 
 
-def dry_run(workdir: Path, configfile: Path) -> tuple[dict[str, set[str]], dict[str, int]]:
-    """One `snakemake -n`: rule -> planned outputs, and rule -> jobs (Snakemake's job stats table)."""
-    out = snakemake(workdir, configfile, "-n")
+def dry_run(workdir: Path, configfile: Path) -> tuple[dict[str, set[str]], dict[str, int], list[dict]]:
+    """One `snakemake -n` with the SLURM profile: rule -> planned outputs, rule -> jobs (Snakemake's job
+    stats table), and each job's rule, wildcards and resources as printed."""
+    out = snakemake(workdir, configfile, "-n", profile="profiles/slurm")
     outputs: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, int] = {}
-    rule = None
+    jobs: list[dict] = []
+    rule = job = None
     lines = out.splitlines()
     for i, line in enumerate(lines):
         if m := _RULE.match(line):
             rule = m.group(1)
-        elif rule and (m := _OUTPUT.match(line)):
+            job = {"rule": rule, "wildcards": {}, "resources": {}}
+            jobs.append(job)
+        elif job and (m := _FIELDS.match(line)):
+            job[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split(", ") if "=" in kv)
+        if rule and (m := _OUTPUT.match(line)):
             outputs[rule].update(m.group(1).split(", "))
             rule = None
         elif line.startswith("Job stats:") and not counts:
@@ -46,7 +59,7 @@ def dry_run(workdir: Path, configfile: Path) -> tuple[dict[str, set[str]], dict[
                 if not (m := _STAT.match(row.strip())):
                     break
                 counts[m.group(1)] = int(m.group(2))
-    return dict(outputs), counts
+    return dict(outputs), counts, jobs
 
 
 def load(name: str, root: Path) -> dict:
@@ -110,6 +123,48 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
             scorers = {s for s in config["scorers"] if tplan.scores_run(config["scorers"][s], r)}
             assert scorers == ({config["strategies"][r.strategy]["scorer"]} if r.strategy else set(config["scorers"]))
         assert config["analysis"]["bins"]["absolute_edges"] == [0.1, 0.5]
+        # Qwen policies get Qwen's own system prompt (their own sampling keys); Llama ones the dataset's
+        plain = copy.deepcopy(config)
+        for ds in plain["datasets"].values():
+            ds["per_model"] = {}
+        for r in runs:
+            if r.strategy is None:
+                system = tkeys.sampling_identity(config, r.model, r.dataset, r.preset)["dataset"]["prompt"]["system"]
+                qwen = r.model.startswith("qwen")
+                assert ("boxed{}" in system and "reason step by step" in system) == qwen, r
+                assert (r.key == tkeys.sampling_key(plain, r.model, r.dataset, r.preset)) != qwen, r
+
+
+def check_requests(name: str, config: dict, runs: list[tplan.Run], jobs: list[dict], counts: dict[str, int]) -> None:
+    """Every generate and score job of the dry run asks for its model's GPUs (and CPUs and memory in
+    proportion) on the GPU partition; the paper's large models ask for their tensor-parallel size."""
+    strategy_of = {(r.model, r.dataset, r.key): r.strategy for r in runs}
+    gpus_by_model: dict[str, set[int]] = defaultdict(set)
+    seen = defaultdict(int)
+    for job in jobs:
+        if job["rule"] not in ("generate", "score"):
+            continue
+        w, res = job["wildcards"], job["resources"]
+        if job["rule"] == "generate":
+            want = tres.generate_gpus(config, w["model"], strategy_of[(w["model"], w["dataset"], w["sampling"])])
+            gpus_by_model[w["model"]].add(int(res["gpu"]))
+        else:
+            want = tres.scorer_gpus(config, w["scorer"])
+        seen[job["rule"]] += 1
+        assert int(res["gpu"]) == want, (name, job)
+        assert int(res["cpus_per_task"]) == tres.host_cpus(want), (name, job)
+        assert int(res["mem_mb"]) == tres.host_mem_mb(want), (name, job)
+        assert res["slurm_partition"] == "gpu" and res["nodes"] == "1", (name, job)
+    assert seen["generate"] == counts["generate"] and seen["score"] == counts.get("score", 0)
+    if name == "liu":  # Qwen2.5-32B runs with tensor_parallel_size 2, 72B with 4, the rest on one GPU
+        assert gpus_by_model.pop("qwen25_32b_it") == {2} and gpus_by_model.pop("qwen25_72b_it") == {4}
+        assert set().union(*gpus_by_model.values()) == {1}
+    elif name == "monkeys":  # Llama-3-70B on 4 GPUs, DeepSeek-Coder-V2 (236B) on a node of 8
+        assert gpus_by_model.pop("llama3_70b_it") == {4}
+        assert gpus_by_model.pop("deepseek_coder_v2") == gpus_by_model.pop("deepseek_coder_v2_long") == {8}
+        assert set().union(*gpus_by_model.values()) == {1}
+    elif name == "snell":  # the 8B policy (and its searches with the 8B PRM) on one GPU, the 70B on 4
+        assert gpus_by_model == {"llama31_8b_it": {1}, "llama31_70b_it": {4}}
 
 
 @pytest.mark.parametrize("name", PAPERS)
@@ -122,7 +177,7 @@ def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, c
     blocks = sum(len(r.blocks) for r in runs)
 
     start = time.time()
-    outputs, counts = dry_run(workdir, workdir / "config" / "paper" / f"{name}.yaml")
+    outputs, counts, jobs = dry_run(workdir, workdir / "config" / "paper" / f"{name}.yaml")
     seconds = time.time() - start
 
     for rule, paths in expected_outputs(config, runs).items():
@@ -137,6 +192,7 @@ def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, c
     assert counts["problems"] == counts["audit"] == len(config["datasets"])
     assert counts["compare"] == counts["report"] == counts["ledger"] == counts["all"] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    check_requests(name, config, runs, jobs, counts)
 
     with capsys.disabled():
         detail = ", ".join(f"{k}={v}" for k, v in counts.items() if k not in ("all", "total"))

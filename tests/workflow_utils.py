@@ -22,8 +22,8 @@ def write_config(workdir: Path, config: dict, name: str = "test.yaml") -> Path:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True, timeout: int = 1800,
-              env: dict[str, str] | None = None) -> str:
-    cmd = [SNAKEMAKE, "--profile", "profiles/local", "--configfile", str(configfile), "--cores", "2", *args]
+              env: dict[str, str] | None = None, profile: str = "profiles/local") -> str:
+    cmd = [SNAKEMAKE, "--profile", profile, "--configfile", str(configfile), "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:

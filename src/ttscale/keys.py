@@ -15,6 +15,7 @@ from typing import Any
 from ttscale.config import resolve_path as _resolve
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, make_loader
+from ttscale.problems.prompts import model_prompt
 from ttscale.reasoning import identity as reasoning_identity
 
 # --- samples -----------------------------------------------------------------------------------
@@ -60,26 +61,47 @@ def prompt_identity(prompt: dict[str, Any], root: Path | None = None) -> dict[st
     return ident
 
 
-def dataset_identity(ds: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """Loader, its arguments (except those that only set how many problems) and the prompt."""
+def dataset_identity(ds: dict[str, Any], root: Path | None = None, model: str | None = None) -> dict[str, Any]:
+    """Loader, its arguments (except those that only set how many problems) and the prompt `model`
+    sees (the dataset's, with the model's `per_model.<model>.prompt` over it: an override is a new
+    key for that model only)."""
     exempt = LOADERS.get(ds["loader"]).size_args if ds["loader"] in LOADERS else ()
+    prompt = model_prompt(ds, model) if model is not None else ds.get("prompt") or {}
     return {
         "loader": ds["loader"],
         "args": {k: v for k, v in (ds.get("args") or {}).items() if k not in exempt},
-        "prompt": prompt_identity(ds.get("prompt") or {}, root),
+        "prompt": prompt_identity(prompt, root),
     }
+
+
+# datasets.<d>.adaptive with its defaults (the schema's): written out or not, the same key
+ADAPTIVE_DEFAULTS: dict[str, Any] = {"rule": "band", "first": 8, "growth": 2.0, "successes": 1, "tolerance": 0.1,
+                                     "budget": None}
 
 
 def sampling_identity(
-    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
+    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None,
+    adaptive: bool = True,
 ) -> dict[str, Any]:
-    """Everything that decides what a sample is (see docs/architecture.md)."""
-    return {
+    """Everything that decides what a sample is (see docs/architecture.md). A dataset in adaptive
+    mode adds its rounds' settings and target: they decide which problems hold which samples
+    (`adaptive=False` for a search, which never runs in rounds)."""
+    ident = {
         "seed": config["seed"],
         "model": model_identity(config["models"][model]),
-        "dataset": dataset_identity(config["datasets"][dataset], root),
+        "dataset": dataset_identity(config["datasets"][dataset], root, model),
         "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
     }
+    ds = config["datasets"][dataset]
+    if adaptive and ds.get("adaptive"):
+        own = ((ds.get("per_model") or {}).get(model) or {}).get("samples_per_problem")
+        target = own or ds.get("samples_per_problem") or config["samples_per_problem"]
+        a = {**ADAPTIVE_DEFAULTS, **ds["adaptive"]}
+        # numbers in one type each, so `growth: 2` and `growth: 2.0` are one key
+        a.update(first=int(a["first"]), growth=float(a["growth"]), successes=int(a["successes"]),
+                 tolerance=float(a["tolerance"]), budget=None if a["budget"] is None else int(a["budget"]))
+        ident["adaptive"] = {**_pruned(a), "target": int(target)}
+    return ident
 
 
 def fingerprint(obj: Any, n: int = 8) -> str:
@@ -113,7 +135,7 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
                       root: Path | None = None) -> dict[str, Any]:
     """What decides a search's answers: the sampling identity, the strategy, its scorer, the budget."""
     spec = config["strategies"][strategy]
-    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
+    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root, adaptive=False)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
     if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
         ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
@@ -278,3 +300,12 @@ def is_search_key(config: dict[str, Any], model: str, dataset: str, sampling: st
         return False
     strategy, _, budget = preset.rpartition(".n")
     return strategy in (config.get("strategies") or {}) and budget.isdigit()
+
+
+def scorer_cost_spec(config: dict[str, Any], scorer: str) -> dict[str, Any] | None:
+    """What the cost model reads of a scorer's model (as analysis_model_spec); None for a model-free
+    scorer (kind logprob reads the samples' own log-probabilities: no model call)."""
+    spec = resolve(config["scorers"][scorer])
+    if spec.get("kind") == "logprob":
+        return None
+    return analysis_model_spec(model_spec(scorer, spec, config))

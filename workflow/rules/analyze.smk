@@ -11,6 +11,7 @@ rule analyze:
         samples=f"{EXP}/aggregate/{PART}/samples.parquet",
         problems=f"{EXP}/aggregate/{PART}/problems.parquet",
         model=built_model,
+        search_shards=search_sample_shards,
     output:
         **{t: f"{EXP}/analysis/{PART}/{t}.parquet" for t in RUN_TABLES},
     params:
@@ -19,6 +20,9 @@ rule analyze:
         settings=tkeys.canonical(ANALYSIS),
         model_spec=lambda w: tkeys.analysis_model_spec(config["models"][w.model]),
         seed=config["seed"],
+        scorers=analysis_scorers,
+        step_scorer=analysis_step_scorer,
+        adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"
     log:

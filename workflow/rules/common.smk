@@ -4,6 +4,8 @@
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from snakemake.utils import validate
 
 # The package is installed into the project's .venv (pip install -e .); a bare checkout works too.
@@ -13,6 +15,7 @@ from ttscale import config as tconfig  # noqa: E402
 from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale import resources as tres  # noqa: E402
+from ttscale import blocks as tblocks  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
 from ttscale.verify import extended as textended  # noqa: E402
@@ -104,6 +107,26 @@ RUN_SCORERS = {
 def run_scorers(wildcards):
     """The configured scorers that score this run."""
     return RUN_SCORERS[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+def analysis_scorers(wildcards):
+    """The model-based scorers of a run and what the cost model reads of them (their FLOPs columns)."""
+    specs = {s: tkeys.scorer_cost_spec(config, s) for s in run_scorers(wildcards)}
+    return tkeys.canonical({s: v for s, v in specs.items() if v is not None})
+
+
+def analysis_step_scorer(wildcards):
+    """A search run's step scorer (its FLOPs while searching), or None."""
+    run = run_of(wildcards)
+    name = (config.get("strategies") or {}).get(run.strategy, {}).get("scorer") if run.strategy else None
+    spec = tkeys.scorer_cost_spec(config, name) if name else None
+    return tkeys.canonical({"name": name, "spec": spec}) if spec is not None else None
+
+
+def search_sample_shards(wildcards):
+    """A search run's sample shards: the step scorer's tokens are counted there (none for other runs)."""
+    run = run_of(wildcards)
+    return stage_shards("samples", run) if run.strategy and analysis_step_scorer(wildcards) else []
 
 
 def score_files(wildcards):

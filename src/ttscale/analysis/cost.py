@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 import logging
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from ttscale.errors import ConfigError
 
@@ -142,3 +144,39 @@ def cost_at(prompt: np.ndarray, per_sample: np.ndarray, ks: np.ndarray, prompt_o
     if prompt_once:
         return prompt[:, None] + k * per_sample[:, None]
     return k * (prompt[:, None] + per_sample[:, None])
+
+
+def forward_flops(n_params: float | None, tokens: np.ndarray) -> np.ndarray:
+    """2 x parameters x tokens (a forward pass, Kaplan et al.); NaN when the parameter count is unknown."""
+    tokens = np.asarray(tokens, np.float64)
+    if n_params is None or not np.isfinite(float(n_params)):
+        return np.full(tokens.shape, np.nan)
+    return 2.0 * float(n_params) * tokens
+
+
+def scorer_costs(prompt_tokens: np.ndarray, completion_tokens: np.ndarray,
+                 scorer_dims: dict[str, dict[str, Any]]) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """Per problem: the tokens a scorer reads per sample (the prompt and the response: every reward
+    model, PRM and judge reads both, counted with the policy's tokenizer) and, per model-based scorer,
+    its FLOPs per sample (2 x its parameters x those tokens; NaN when its size is unknown)."""
+    read = nanmean_rows(np.asarray(prompt_tokens, np.float64) + np.asarray(completion_tokens, np.float64))
+    per = {s: forward_flops(d.get("n_params") if d.get("ok") else None, read) for s, d in sorted(scorer_dims.items())}
+    return read, [{s: float(v[i]) for s, v in per.items()} for i in range(len(read))]
+
+
+def search_scored_tokens(shards: Sequence[str | Path], problem_ids: Sequence[str]) -> np.ndarray:
+    """Per problem (in `problem_ids` order): every token the search's step scorer read while searching
+    (ttscale.search's `search_scored_tokens`, the same on each of a problem's answers); NaN for a
+    problem no shard has, or shards written without the column."""
+    where = {p: i for i, p in enumerate(problem_ids)}
+    out = np.full(len(problem_ids), np.nan)
+    for path in shards:
+        names = pq.read_schema(path).names
+        if "search_scored_tokens" not in names:
+            continue
+        t = pq.read_table(path, columns=["problem_id", "search_scored_tokens"]).to_pydict()
+        for p, v in zip(t["problem_id"], t["search_scored_tokens"], strict=True):
+            if p in where and v is not None:
+                i = where[p]
+                out[i] = max(float(v), 0.0 if np.isnan(out[i]) else out[i])
+    return out

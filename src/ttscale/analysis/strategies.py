@@ -11,10 +11,15 @@ Per scheme, bin and budget the table gives the compute-optimal policy (the best 
 chosen on one half of the problems and scored on the other, two-fold) against best-of-N with its best
 selector chosen the same way, the paired-bootstrap interval of the gain, and the efficiency: the
 smallest best-of-N budget (on the repeated-sampling run's k grid) whose accuracy in the bin reaches
-the compute-optimal policy's, divided by N (Snell et al.'s "4x fewer generations"). FLOPs per problem
-are 2 x parameters x tokens processed, on both sides: k x (prompt + completion) for best-of-N, every
-token the search sent and generated for a search (pruned beams included; the step scorer's
-compute is not counted, as in both papers).
+the compute-optimal policy's, divided by N (Snell et al.'s "4x fewer generations").
+
+FLOPs per problem (the `*_flops` columns, and what the policies are compared at) count every model
+call, 2 x parameters x tokens processed: for best-of-N, the policy over k x (prompt + completion)
+plus the selector's scorer reading the k answers (a best-of-N by a 7B PRM pays for the PRM; vote
+and the log-probability selectors pay nothing more); for a search, the policy over every token the
+search sent and generated (rollouts and pruned beams included), its step scorer over every prefix
+it scored, and the final selector's scorer over the N answers. The `*_scorer_flops` columns give the
+scorers' part alone (the papers count the policy only: the difference of the two).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
-from ttscale.analysis.selectors import ORACLE
+from ttscale.analysis.selectors import ORACLE, score_of
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
 from ttscale.analysis.tables import STRATEGIES, STRATEGY_POINTS
 from ttscale.errors import DataError
@@ -88,6 +93,7 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
         per_sample = np.asarray(ref_costs["prompt_tokens"].to_numpy(), np.float64) + \
             np.asarray(ref_costs["completion_tokens"].to_numpy(), np.float64)
         fpt = np.asarray(ref_costs["flops_per_token"].to_numpy(), np.float64)
+        ref_scorers = _scorer_flops(ref_costs)
         pass1 = np.asarray(ref_costs["n_correct"].to_numpy(), np.float64) / n_ref
         schemes = bin_schemes(pass1, settings["bins"])
         fold = two_folds(P, rng_for(seed, "strategies-folds", model, dataset))  # the same halves at every budget
@@ -105,21 +111,31 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
             order = np.array([where[p] for p in pids])
             tokens = np.asarray(sc["search_tokens"].to_numpy(), np.float64)[order]
             sfpt = np.asarray(sc["flops_per_token"].to_numpy(), np.float64)[order]
+            # the step scorer while searching (NaN: a search with a scorer of unknown size is not free)
+            step = np.asarray(sc["search_scorer_flops"].to_numpy(zero_copy_only=False), np.float64)[order]
+            step = np.where(np.isnan(step) & np.isnan(np.asarray(sc["search_scored_tokens"].to_numpy(
+                zero_copy_only=False), np.float64)[order]), 0.0, step)
+            sel_scorers = {k: v[order] for k, v in _scorer_flops(sc).items()}
             vals = _values(rf["values"], pids)
             n = max(k for _, k in vals)
             if n != budget:
                 raise DataError(f"{rf['values']}: strategy {rf['strategy']} has {n} answers per problem, budget "
                                 f"{budget}")
             for s in sorted({s for s, _ in vals if s != ORACLE}):
+                policy = tokens * sfpt
+                scorer = step + budget * _selector_flops(s, sel_scorers, P)
                 cands.setdefault(budget, {})[f"{rf['strategy']} · {s}"] = (rf["strategy"], s, vals[(s, n)],
-                                                                          tokens * sfpt)
+                                                                          policy + scorer, scorer)
         for budget in sorted(cands):
             if budget not in ref_ks:
                 log.warning("%s/%s: best-of-N has no k = %d (n = %d); budget left out", model, dataset, budget,
                             n_ref)
                 continue
-            bon = {f"{BEST_OF_N} · {s}": (BEST_OF_N, s, ref_vals[(s, budget)], budget * per_sample * fpt)
-                   for s in bon_selectors}
+            bon = {}
+            for s in bon_selectors:
+                scorer = budget * _selector_flops(s, ref_scorers, P)
+                bon[f"{BEST_OF_N} · {s}"] = (BEST_OF_N, s, ref_vals[(s, budget)], budget * per_sample * fpt + scorer,
+                                            scorer)
             every = {**bon, **cands[budget]}
             counts = resample_counts(P, B, rng_for(seed, "strategies", model, dataset, budget))
             for scheme, labels in schemes.items():
@@ -127,6 +143,8 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
                 ref_pol = compute_optimal({k: v[2] for k, v in bon.items()}, labels, fold, counts, conf)
                 opt_flops = _policy_flops(every, labels, fold, opt["choices"])
                 bon_flops = _policy_flops(bon, labels, fold, ref_pol["choices"])
+                opt_sflops = _policy_flops(every, labels, fold, opt["choices"], 4)
+                bon_sflops = _policy_flops(bon, labels, fold, ref_pol["choices"], 4)
                 for b in ["all", *bin_order(scheme, labels)] if scheme != "all" else ["all"]:
                     idx = np.ones(P, bool) if b == "all" else labels == b
                     diff = (opt["per_problem"] - ref_pol["per_problem"])[idx, None]
@@ -138,6 +156,8 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
                         "gain_lo": float(lo), "gain_hi": float(hi),
                         "efficiency": _efficiency(ref_vals, bon_selectors, ref_ks, idx, o, budget),
                         "optimal_flops": float(opt_flops[idx].mean()), "best_of_n_flops": float(bon_flops[idx].mean()),
+                        "optimal_scorer_flops": float(opt_sflops[idx].mean()),
+                        "best_of_n_scorer_flops": float(bon_sflops[idx].mean()),
                         "choices": json.dumps(opt["choices"].get(b) if b != "all" else opt["choices"],
                                               sort_keys=True),
                         "best_of_n_choice": json.dumps(ref_pol["choices"].get(b) if b != "all" else
@@ -151,15 +171,34 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
     return pa.Table.from_pylist(rows, schema=STRATEGIES), pa.Table.from_pylist(points, schema=STRATEGY_POINTS)
 
 
-def _policy_flops(cands: dict[str, tuple[str, str, np.ndarray, np.ndarray]], labels: np.ndarray, fold: np.ndarray,
-                  choices: dict[str, list[str]]) -> np.ndarray:
-    """Per problem: the FLOPs of the candidate the cross-validated policy picked for it."""
+def _policy_flops(cands: dict[str, tuple], labels: np.ndarray, fold: np.ndarray, choices: dict[str, list[str]],
+                  at: int = 3) -> np.ndarray:
+    """Per problem: the FLOPs (all, or at=4 the scorers' part) of the candidate the cross-validated
+    policy picked for it."""
     out = np.full(len(labels), np.nan)
     for b, picks in choices.items():
         for f, pick in zip((0, 1), picks, strict=True):
             idx = (labels == b) & (fold == f)
-            out[idx] = cands[pick][3][idx]
+            out[idx] = cands[pick][at][idx]
     return out
+
+
+def _scorer_flops(costs: pa.Table) -> dict[str, np.ndarray]:
+    """scorer -> per-problem FLOPs per sample of the run's model-based scorers (the costs' map column)."""
+    out: dict[str, list[float]] = {}
+    rows = costs["scorer_flops"].to_pylist() if "scorer_flops" in costs.column_names else [None] * costs.num_rows
+    for i, pairs in enumerate(rows):
+        for name, v in pairs or []:
+            out.setdefault(name, [np.nan] * costs.num_rows)[i] = np.nan if v is None else v
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+def _selector_flops(selector: str, per_scorer: dict[str, np.ndarray], P: int) -> np.ndarray:
+    """Per problem: FLOPs per answer of the scorer a selector reads (`best:<score>`, `wvote:<score>`;
+    a step aggregation `<scorer>:<agg>` is the same scorer); 0 for vote and model-free scores."""
+    score = score_of(selector)
+    scorer = score.split(":")[0] if score else None
+    return per_scorer.get(scorer, np.zeros(P)) if scorer else np.zeros(P)
 
 
 def _bin_interval(diff: np.ndarray, B: int, conf: float, seed: int, *key: Any) -> tuple[float, float]:
@@ -185,7 +224,7 @@ def _points(every: dict[str, tuple[str, str, np.ndarray, np.ndarray]], idx: np.n
     for family in sorted({v[0] for v in every.values()}):
         members = sorted((k for k, v in every.items() if v[0] == family),
                          key=lambda k: (-round(float(every[k][2][idx].mean()), 9), k))
-        fam, sel, val, flops = every[members[0]]
+        fam, sel, val, flops = every[members[0]][:4]
         counts = resample_counts(int(idx.sum()), B, rng_for(seed, "strategy-points", model, dataset, scheme, b,
                                                               family, budget))
         lo, hi = interval(boot_means(val[idx, None], counts)[:, 0], conf)

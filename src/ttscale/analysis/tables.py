@@ -30,6 +30,17 @@ COSTS = pa.schema([
     # for comparing strategies at equal compute: every token a search sent and generated (NaN for
     # repeated sampling), and the FLOPs per token processed (2 x parameters)
     ("search_tokens", pa.float64()), ("flops_per_token", pa.float64()),
+    # what else the run's answers cost (docs/analysis.md, "Cost"): per sample, the tokens each
+    # model-based scorer (reward model, PRM, judge) reads and all of their FLOPs, per scorer in
+    # `scorer_flops`; per problem, a search's policy FLOPs over every token it sent and generated
+    # (rollouts and pruned beams included) and its step scorer's tokens and FLOPs
+    ("score_tokens", pa.float64()), ("score_flops", pa.float64()),
+    ("search_flops", pa.float64()), ("search_scored_tokens", pa.float64()), ("search_scorer_flops", pa.float64()),
+    # a reasoning model's samples (models.<m>.reasoning), per sample on average: thinking and answer
+    # apart (the answer attends to the thinking); NaN for other models
+    ("thinking_tokens", pa.float64()), ("answer_tokens", pa.float64()), ("thinking_flops", pa.float64()),
+    ("answer_flops", pa.float64()), ("thinking_dollars", pa.float64()), ("answer_dollars", pa.float64()),
+    ("scorer_flops", pa.map_(pa.string(), pa.float64())),
 ])
 
 FITS = pa.schema([
@@ -79,6 +90,8 @@ STRATEGIES = pa.schema([
     ("gain", pa.float64()), ("gain_lo", pa.float64()), ("gain_hi", pa.float64()), ("efficiency", pa.float64()),
     ("optimal_flops", pa.float64()), ("best_of_n_flops", pa.float64()), ("choices", pa.string()),
     ("best_of_n_choice", pa.string()), ("candidates", pa.int64()),
+    # the scorers' part of the two FLOPs columns (reward models, PRMs, judges; ttscale.analysis.strategies)
+    ("optimal_scorer_flops", pa.float64()), ("best_of_n_scorer_flops", pa.float64()),
 ])
 
 # one row per candidate family (best-of-N or a strategy), bin and budget: its best selector (in sample)

@@ -38,12 +38,17 @@ __all__ = ["LOADERS", "Loader", "Problem", "build_problems", "make_loader", "pla
 
 @register_check("datasets", __name__)
 def check_datasets(config: dict[str, Any], source: str, root: Path) -> None:
-    """Every dataset names a known loader, and its few-shot file exists."""
+    """Every dataset names a known loader, and its few-shot files (its own, its models') exist."""
     for name, ds in config["datasets"].items():
         LOADERS.get(ds["loader"], f"{source}: datasets.{name}.loader")
         few = ds["prompt"].get("few_shot_file")
         if few and not resolve_path(few, root).exists():
             raise ConfigError(f"{source}: datasets.{name}.prompt.few_shot_file: {few} does not exist")
+        for model, own in (ds.get("per_model") or {}).items():
+            few = ((own or {}).get("prompt") or {}).get("few_shot_file")
+            if few and not resolve_path(few, root).exists():
+                raise ConfigError(f"{source}: datasets.{name}.per_model.{model}.prompt.few_shot_file: {few} "
+                                  f"does not exist")
 
 
 def make_loader(name: str, spec: dict[str, Any], root: Path | None = None) -> Loader:

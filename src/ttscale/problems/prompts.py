@@ -6,12 +6,16 @@ time (ttscale.generate.render), and the exact rendered text is stored with every
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from pathlib import Path
 from typing import Any
 
 from ttscale.errors import ConfigError
+from ttscale.problems.base import Problem
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Problem) if f.name != "metadata")
 
 
 class _Fields(dict):
@@ -79,3 +83,36 @@ def render_problem(fields: dict[str, Any], prompt: dict[str, Any], examples: lis
         "completion_prompt": prompt.get("few_shot_separator", "\n\n").join(parts),
         "assistant_prefix": fill(prompt.get("assistant_prefix", ""), fields, f"{where}.assistant_prefix"),
     }
+
+
+def model_prompt(ds: dict[str, Any], model: str) -> dict[str, Any]:
+    """The prompt a model sees on a dataset: the dataset's `prompt`, with the keys that
+    `per_model.<model>.prompt` sets replacing the dataset's (Liu et al. gave Qwen models their own
+    system prompt). Equal to the dataset's prompt when the model has no override, so its key stays."""
+    own = ((ds.get("per_model") or {}).get(model) or {}).get("prompt") or {}
+    return {**(ds.get("prompt") or {}), **{k: v for k, v in own.items() if v is not None}}
+
+
+def has_override(ds: dict[str, Any], model: str) -> bool:
+    return bool(((ds.get("per_model") or {}).get(model) or {}).get("prompt"))
+
+
+def render_rows(rows: list[dict[str, Any]], prompt: dict[str, Any], root: Path, where: str) -> list[dict[str, Any]]:
+    """Problem-table rows rendered again with another prompt (a model's override): messages,
+    completion prompt, assistant prefix, mode and stop strings; every other column as stored."""
+    examples = few_shot_examples(prompt, root)
+    out = []
+    for row in rows:
+        fields = {k: row.get(k) for k in _FIELDS}  # what the problems stage renders from
+        out.append({**row, **render_problem(fields, prompt, examples, where),
+                    "prompt_mode": prompt.get("mode", "chat"), "stop": list(prompt.get("stop") or [])})
+    return out
+
+
+def model_rows(config: dict[str, Any], dataset: str, model: str, rows: list[dict[str, Any]],
+               root: Path) -> list[dict[str, Any]]:
+    """The problem rows as `model` sees them: as stored, or rendered with its prompt override."""
+    ds = config["datasets"][dataset]
+    if not has_override(ds, model):
+        return rows
+    return render_rows(rows, model_prompt(ds, model), root, f"datasets.{dataset}.per_model.{model}.prompt")

@@ -24,6 +24,7 @@ from ttscale.errors import ConfigError, DataError
 from ttscale.generate import block_problems
 from ttscale.generate.progress import Progress
 from ttscale.io import read_table, write_table
+from ttscale.problems.prompts import model_rows
 from ttscale.reasoning import spec_for
 from ttscale.registry import Registry
 from ttscale.schemas import PROBLEMS, SAMPLES
@@ -90,7 +91,8 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
                      output: str | Path, backend: Any, scorer: Any = None) -> dict[str, Any]:
     """Search every problem of the block and write its N answers per problem."""
     strategy = config["strategies"][run.strategy]
-    rows = block_problems(read_table(problems_path, PROBLEMS), block, str(problems_path))
+    rows = model_rows(config, run.dataset, run.model,
+                      block_problems(read_table(problems_path, PROBLEMS), block, str(problems_path)), Path.cwd())
     if (block.s0, block.s1) != (0, run.budget):
         raise DataError(f"{output}: a search block holds answers 0..{run.budget - 1}, not {block.name}")
     problems = []
