@@ -32,6 +32,7 @@ from ttscale.analysis.run import analyze_run
 from ttscale.blocks import Block
 from ttscale.errors import ConfigError, DataError
 from ttscale.io import write_table
+from ttscale.keys import problems_identity
 from ttscale.plan import runs
 from ttscale.testing.synthetic import SyntheticSpec, block_tables, problems_table, true_rates
 
@@ -124,6 +125,9 @@ def test_planning_an_adaptive_dataset(tmp_path):
     assert run.ends == (4, 8, 16) and uniform.ends is None
     assert [b.name for b in run.blocks] == ["p00000-00003_s000000-000004", "p00003-00005_s000000-000004"]
     assert run.key != uniform.key  # the rounds decide which problems hold which samples
+    # ... but not what the problems are: the problem table is not rebuilt
+    assert problems_identity("d", cfg["datasets"]["d"], tmp_path) == problems_identity("d", base["datasets"]["d"],
+                                                                                       tmp_path)
     cfg["datasets"]["d"]["adaptive"] = {"first": 4, "growth": 2.0, "rule": "band"}  # defaults written out
     assert runs(cfg, tmp_path)[0].key == run.key
     cfg["datasets"]["d"]["samples_per_problem"] = 32

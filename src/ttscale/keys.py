@@ -177,7 +177,7 @@ def identity_json(obj: Any) -> str:
 
 
 # dataset keys that say how a dataset is sampled, not what its problem table holds
-PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model")
+PROBLEMS_PLAN_ONLY = ("samples_per_problem", "sampling", "models", "exclude", "per_model", "adaptive")
 
 
 def dataset_task(name: str, ds: dict[str, Any], root: Path | None = None) -> str:
