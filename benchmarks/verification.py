@@ -18,6 +18,8 @@ inputs are the arguments its own tests pass; limits max(0.2 s, 4 x the canonical
 input, EvalPlus's rule with our floor; RESULT humaneval_verification_vs_evalplus*).
 Math: 100 problems x 100 samples with repeated answers in mixed formats, our
 verifier (each distinct answer checked once) against calling math-verify on every sample.
+--runner-against RUNNER_PY: the runner alone (one bubblewrap sandbox fed from a file), ours against an earlier
+runner.py, CPU per sample (RESULT verification_runner_cpu).
 --extended: the cost of extended tests (ttscale.verify.extended, 100 inputs per problem by mutation) on the
 same samples (the 164 canonical solutions and their broken variants, looping ones left out), our verifier with
 the extended tests against the base tests alone, alternating, medians (samples that time out under the base
@@ -26,6 +28,7 @@ extended inputs, in their own process.
 
     .venv/bin/python benchmarks/verification.py [--samples 2000] [--workers 2] [--repeats 3] [--only loops,...]
     .venv/bin/python benchmarks/verification.py --extended [--samples 2000] [--repeats 3]
+    .venv/bin/python benchmarks/verification.py --runner-against OLD_RUNNER.py [--samples 999] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -324,6 +327,53 @@ def extended_benchmark(n_samples: int, workers: int, timeout: float, repeats: in
           f"ratio={ours / baseline:.2f}")
 
 
+def runner_benchmark(n_samples: int, repeats: int, other: Path) -> None:
+    """The runner alone: `n_samples` HumanEval samples (canonical solutions and broken variants, none that
+    loops or runs near the limit) from one file through one runner in one bubblewrap sandbox (PID 1, as
+    in verification), our runner against `other` (an earlier runner.py, e.g. `git show
+    COMMIT:src/ttscale/verify/runner.py`), alternating; medians of the sandbox's CPU time (the runner
+    and every process it forked, from wait4) per sample. No host pool, no container engine: what one
+    sample costs inside the sandbox."""
+    import resource
+
+    from ttscale.verify.sandbox import LIMITS, RUNNER, BubblewrapSandbox
+
+    slow = {"HumanEval/10", "HumanEval/75", "HumanEval/147"}  # a variant that loops; canonical ones near 1 s
+    base = [{"kind": "asserts", "code": p["prompt"] + c, "tests": p["test"], "entry_point": p["entry_point"],
+             "prompt": p["prompt"]} for p in problems() if p["task_id"] not in slow for _, c in variants(p)]
+    tasks = [{**base[i % len(base)], "id": i, "code": base[i % len(base)]["code"] + f"\n# sample {i}\n"}
+             for i in range(n_samples)]
+    lines = [json.dumps({**LIMITS, "wall_s": 3, "cpu_s": 3}), *(json.dumps(t) for t in tasks)]
+    data = "".join(line + "\n" for line in lines).encode()
+    sandbox = BubblewrapSandbox()
+    sandbox.check()
+
+    def run(program: str) -> tuple[float, float, list[str]]:
+        argv = sandbox.command(LIMITS, os.geteuid())
+        argv[-1] = program  # `python3 -c RUNNER` is the command's tail
+        before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        done = subprocess.run(argv, input=data, capture_output=True, check=True)
+        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return cpu, wall, [json.loads(line)["status"] for line in done.stdout.splitlines()]
+
+    ours, theirs, walls = [], [], []
+    for _ in range(repeats):
+        for side, program in (("ours", RUNNER), ("other", other.read_text(encoding="utf-8"))):
+            cpu, wall, statuses = run(program)
+            assert len(statuses) == n_samples, f"{side}: {len(statuses)} answers for {n_samples} samples"
+            (ours if side == "ours" else theirs).append((cpu, statuses))
+            walls.append(f"{side} {wall:.1f} s")
+    same = sum(a == b for a, b in zip(ours[0][1], theirs[0][1], strict=True))
+    mine, other_ms = (statistics.median(c for c, _ in side) / n_samples * 1e3 for side in (ours, theirs))
+    print(f"runner alone: {n_samples} samples, {ours[0][1].count('passed')} pass; CPU per sample ours "
+          f"{', '.join(f'{c / n_samples * 1e3:.2f}' for c, _ in ours)} ms, {other.name} "
+          f"{', '.join(f'{c / n_samples * 1e3:.2f}' for c, _ in theirs)} ms; wall {', '.join(walls)}; "
+          f"verdicts agree on {same}/{n_samples}", flush=True)
+    print(f"RESULT verification_runner_cpu ours={mine:.2f} ms/sample baseline={other_ms:.2f} ms/sample "
+          f"ratio={mine / other_ms:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=2000)
@@ -333,11 +383,16 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated parts: loops, no_loops, loops_1_in_100, "
                     "smollm2, math (default: all)")
     ap.add_argument("--extended", action="store_true", help="only the cost of extended tests (100 inputs)")
+    ap.add_argument("--runner-against", type=Path, default=None, metavar="RUNNER_PY",
+                    help="only the runner alone in one bubblewrap sandbox, ours against this runner.py")
     args = ap.parse_args()
     parts = set(args.only.split(",")) if args.only else {"loops", "no_loops", "loops_1_in_100", "smollm2", "math"}
     run = (args.samples, args.workers, args.timeout, args.repeats)
     if args.extended:
         extended_benchmark(*run)
+        return
+    if args.runner_against:
+        runner_benchmark(args.samples, args.repeats, args.runner_against)
         return
     timed_out = code_benchmark(*run, scaled="loops" in parts) if parts & {"loops", "no_loops"} else set()
     if "no_loops" in parts:

@@ -74,16 +74,34 @@ def dataset_identity(ds: dict[str, Any], root: Path | None = None, model: str | 
     }
 
 
+# datasets.<d>.adaptive with its defaults (the schema's): written out or not, the same key
+ADAPTIVE_DEFAULTS: dict[str, Any] = {"rule": "band", "first": 8, "growth": 2.0, "successes": 1, "tolerance": 0.1,
+                                     "budget": None}
+
+
 def sampling_identity(
-    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None
+    config: dict[str, Any], model: str, dataset: str, preset: str, root: Path | None = None,
+    adaptive: bool = True,
 ) -> dict[str, Any]:
-    """Everything that decides what a sample is (see docs/architecture.md)."""
-    return {
+    """Everything that decides what a sample is (see docs/architecture.md). A dataset in adaptive
+    mode adds its rounds' settings and target: they decide which problems hold which samples
+    (`adaptive=False` for a search, which never runs in rounds)."""
+    ident = {
         "seed": config["seed"],
         "model": model_identity(config["models"][model]),
         "dataset": dataset_identity(config["datasets"][dataset], root, model),
         "sampling": _pruned(config["sampling"][preset], SAMPLING_IDENTITY_KEYS),
     }
+    ds = config["datasets"][dataset]
+    if adaptive and ds.get("adaptive"):
+        own = ((ds.get("per_model") or {}).get(model) or {}).get("samples_per_problem")
+        target = own or ds.get("samples_per_problem") or config["samples_per_problem"]
+        a = {**ADAPTIVE_DEFAULTS, **ds["adaptive"]}
+        # numbers in one type each, so `growth: 2` and `growth: 2.0` are one key
+        a.update(first=int(a["first"]), growth=float(a["growth"]), successes=int(a["successes"]),
+                 tolerance=float(a["tolerance"]), budget=None if a["budget"] is None else int(a["budget"]))
+        ident["adaptive"] = {**_pruned(a), "target": int(target)}
+    return ident
 
 
 def fingerprint(obj: Any, n: int = 8) -> str:
@@ -117,7 +135,7 @@ def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy
                       root: Path | None = None) -> dict[str, Any]:
     """What decides a search's answers: the sampling identity, the strategy, its scorer, the budget."""
     spec = config["strategies"][strategy]
-    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root)
+    ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root, adaptive=False)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
     if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
         ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 # every stage registers the config checks of its section on import (ttscale.config.check)
 import ttscale.generate
 import ttscale.models.build
 import ttscale.score
 import ttscale.search
 import ttscale.verify  # noqa: F401
+from ttscale.analysis.rounds import round_blocks, round_ends, settings_of
 from ttscale.blocks import Block, plan_blocks
 from ttscale.config import experiment_dir
 from ttscale.errors import DataError
@@ -39,6 +42,9 @@ class Run:
     blocks: tuple[Block, ...] = field(repr=False)
     strategy: str | None = None  # a search strategy of the config; None for repeated sampling
     budget: int | None = None
+    # adaptive mode (datasets.<d>.adaptive): the rounds' cumulative sample counts; `blocks` then
+    # holds round 0 only, later rounds follow from the decisions (ttscale.analysis.rounds)
+    ends: tuple[int, ...] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -66,16 +72,22 @@ def runs(config: dict[str, Any], root: Path | None = None) -> list[Run]:
     out = []
     for dname, ds in config["datasets"].items():
         n_problems = problem_count(dname, ds, root)
+        adaptive = settings_of(config, dname)
         grids: dict[int, tuple[Block, ...]] = {}
         for model in ds.get("models") or config["models"]:
             samples = samples_per_problem(config, dname, model)
-            if samples not in grids:
+            ends = None
+            if adaptive is not None:  # only round 0 is known before the run; the rest: adaptive.smk
+                ends = tuple(int(e) for e in round_ends(adaptive, samples))
+                grids.setdefault(-samples, tuple(round_blocks(np.array(ends), 0, n_problems, config["block_size"],
+                                                              config["problems_per_block"])))
+            elif samples not in grids:
                 grids[samples] = tuple(plan_blocks(n_problems, samples, config["block_size"],
                                                    config["problems_per_block"]))
-            blocks = grids[samples]
+            blocks = grids[-samples if adaptive is not None else samples]
             for preset in ds.get("sampling") or config["sampling"]:
                 key = sampling_key(config, model, dname, preset, root)
-                out.append(Run(model, dname, preset, key, n_problems, samples, blocks))
+                out.append(Run(model, dname, preset, key, n_problems, samples, blocks, ends=ends))
     out += strategy_runs(config, root)
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ttscale.analysis.rounds import block_subset
 from ttscale.blocks import Block
 from ttscale.errors import DataError
 from ttscale.generate import Backend, make_backend
@@ -31,15 +32,19 @@ def run_block(
     threads: int | None = None,
     root: Path | None = None,
     backend: Backend | None = None,
+    decision: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write the block's sample shard, by search for a search run's key, else by repeated sampling.
 
     `backend` may be passed in to reuse a loaded engine for several blocks (benchmarks, tests).
+    `decision`: for a later round of an adaptive run, the round's decision file, whose chosen
+    problems at the block's positions are the ones sampled (ttscale.analysis.rounds).
     """
     root = root or Path.cwd()
     if not is_search_key(config, model, dataset, sampling, root):
+        only = block_subset(decision, block) if decision else None
         return run_sampling_block(config, model, dataset, sampling, block, problems_path, output, threads, root,
-                                  backend)
+                                  backend, only=only)
     run = find_run(config, model, dataset, sampling, root)
     if run.strategy is None:  # checked before any engine is built
         raise DataError(f"{output}: {sampling} is not a search run of the current config")

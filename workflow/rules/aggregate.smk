@@ -5,17 +5,19 @@
 
 rule aggregate:
     input:
-        samples=lambda w: stage_shards("samples", run_of(w)),
-        verdicts=lambda w: stage_shards("verdicts", run_of(w)),
-        scores=lambda w: [p for files in score_files(w).values() for p in files],
+        # every round's shards for an adaptive run (adaptive.smk)
+        samples=lambda w: run_shards(w, "samples"),
+        verdicts=lambda w: run_shards(w, "verdicts"),
+        scores=lambda w: [p for files in run_score_files(w).values() for p in files],
         problems=f"{EXP}/problems/{{dataset}}.parquet",
     output:
         samples=f"{EXP}/aggregate/{PART}/samples.parquet",
         problems=f"{EXP}/aggregate/{PART}/problems.parquet",
     params:
-        score_files=score_files,
+        score_files=run_score_files,
         exclude=lambda w: sorted(set(config["datasets"][w.dataset].get("exclude") or [])),
-        samples_per_problem=lambda w: run_of(w).samples_per_problem,
+        # an int, or per problem id for an adaptive run
+        samples_per_problem=planned_samples,
     conda:
         "../envs/ttscale.yaml"
     log:

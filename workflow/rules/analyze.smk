@@ -22,6 +22,7 @@ rule analyze:
         seed=config["seed"],
         scorers=analysis_scorers,
         step_scorer=analysis_step_scorer,
+        adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"
     log:

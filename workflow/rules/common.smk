@@ -4,6 +4,8 @@
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from snakemake.utils import validate
 
 # The package is installed into the project's .venv (pip install -e .); a bare checkout works too.
@@ -13,6 +15,7 @@ from ttscale import config as tconfig  # noqa: E402
 from ttscale import keys as tkeys  # noqa: E402
 from ttscale import plan as tplan  # noqa: E402
 from ttscale import resources as tres  # noqa: E402
+from ttscale import blocks as tblocks  # noqa: E402
 from ttscale.blocks import BLOCK_PATTERN  # noqa: E402
 from ttscale.errors import TtscaleError  # noqa: E402
 from ttscale.verify import extended as textended  # noqa: E402

@@ -10,6 +10,8 @@ rule generate:
         problems=problems_table,
         model=built_model,
         ids=lambda w: tplan.ids_file(config, w.dataset, w.block),
+        # a later round of an adaptive run: the decision naming its problems (adaptive.smk)
+        decision=round_decision,
     output:
         f"{EXP}/samples/{PART}/{{block}}.parquet",
     conda:

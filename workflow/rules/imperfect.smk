@@ -61,7 +61,7 @@ JUDGEMENT_OUTPUTS = [report(p, **kw) for p, kw in judgement_files(f"{EXP}/report
 
 rule judgement:
     input:
-        samples=lambda w: stage_shards("samples", run_of(w)),
+        samples=lambda w: run_shards(w, "samples"),  # every round's for an adaptive run
         problems=problems_table,
     output:
         samples=f"{EXP}/analysis/{PART}/judgement_samples.parquet",

@@ -14,7 +14,7 @@ LEDGER_RUNS = ledger_runs(config, RUNS, RUN_SCORERS, FREE_SCORERS)
 rule ledger:
     input:
         samples=[r["samples"] for r in LEDGER_RUNS],
-        verdicts=[p for r in LEDGER_RUNS for p in r["verdict_shards"]],
+        verdicts=lambda w: [p for r in with_rounds(LEDGER_RUNS) for p in r["verdict_shards"]],
         search=[p for r in LEDGER_RUNS if r["strategy"] for p in r["sample_shards"]],
     output:
         ledger=f"{EXP}/analysis/ledger.parquet",
@@ -26,7 +26,7 @@ rule ledger:
                            category="Tables", labels={"table": "measured compute"}),
         measured_csv=f"{EXP}/report/tables/measured.csv",
     params:
-        runs=LEDGER_RUNS,
+        runs=lambda w: with_rounds(LEDGER_RUNS),  # every round's shards of an adaptive run
         bench=BENCH,
     conda:
         "../envs/ttscale.yaml"

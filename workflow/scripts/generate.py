@@ -7,4 +7,5 @@ from ttscale.snake import run_script
 w = snakemake.wildcards
 run_script(snakemake, run_block, config=snakemake.config, model=w.model, dataset=w.dataset,
            sampling=w.sampling, block=w.block, problems_path=snakemake.input.problems,
-           output=snakemake.output[0], threads=snakemake.threads)
+           output=snakemake.output[0], threads=snakemake.threads,
+           decision=snakemake.input.decision[0] if snakemake.input.decision else None)

@@ -168,8 +168,9 @@ def _keyed_diff(con: duckdb.DuckDBPyConnection, spath: str, ppath: str, stage: s
 
 
 def _check_samples(con: duckdb.DuckDBPyConnection, samples: dict[str, str], problem_ids: list[str],
-                   samples_per_problem: int | None) -> dict[str, int]:
-    """Every sample belongs to a known problem, (problem_id, sample_index) is unique, counts are as planned."""
+                   planned: int | Mapping[str, int] | None) -> dict[str, int]:
+    """Every sample belongs to a known problem, (problem_id, sample_index) is unique, counts are as planned
+    (one count for all problems, or per problem id: an adaptive run's rounds give each its own)."""
     lst = "[" + ", ".join(_q(f) for f in samples.values()) + "]"
     rows = con.execute(
         f"SELECT problem_id, count(*), count(DISTINCT sample_index), min(sample_index), max(sample_index) "
@@ -190,8 +191,9 @@ def _check_samples(con: duckdb.DuckDBPyConnection, samples: dict[str, str], prob
                 f"GROUP BY sample_index HAVING count(*) > 1 ORDER BY sample_index LIMIT 1", [pid]).fetchone()
             where = ", ".join(sorted(set(dup[1])))
             errors.append(f"problem {pid!r}: sample {dup[0]} appears {len(dup[1])} times (in {where})")
-        elif samples_per_problem is not None and (n != samples_per_problem or lo != 0 or hi != n - 1):
-            errors.append(f"problem {pid!r}: samples {lo}..{hi} ({n} rows), expected 0..{samples_per_problem - 1}")
+        elif (want := planned.get(pid) if isinstance(planned, Mapping) else planned) is not None and (
+                n != want or lo != 0 or hi != n - 1):
+            errors.append(f"problem {pid!r}: samples {lo}..{hi} ({n} rows), expected 0..{want - 1}")
         counts[pid] = n
     absent = [p for p in problem_ids if p not in counts]
     if absent:
@@ -214,7 +216,7 @@ def aggregate_run(
     dataset: str,
     sampling: str,
     exclude: Sequence[str] = (),
-    samples_per_problem: int | None = None,
+    samples_per_problem: int | Mapping[str, int] | None = None,
     threads: int = 2,
     memory_limit: str = "2GB",
 ) -> dict[str, Any]:

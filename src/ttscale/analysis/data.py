@@ -31,14 +31,16 @@ class Layout:
     run by run is much faster than a fancy-indexed scatter of every row.
     """
 
-    def __init__(self, cell: np.ndarray, shape: tuple[int, int]) -> None:
-        self.cell, self.shape = cell, shape
+    def __init__(self, cell: np.ndarray, shape: tuple[int, int], kept: np.ndarray | None = None) -> None:
+        self.cell, self.shape, self.kept = cell, shape, kept  # kept: rows of the table that have a cell
         breaks = np.flatnonzero(np.diff(cell) != 1) + 1
         self.starts = np.r_[0, breaks]
         self.ends = np.r_[breaks, len(cell)]
         self.runs = len(self.starts)
 
     def dense(self, values: np.ndarray, dtype: type) -> np.ndarray:
+        if self.kept is not None:
+            values = values[self.kept]
         out = np.empty(self.shape[0] * self.shape[1], dtype)
         if self.runs * 20 < len(self.cell):  # long runs: slice copies
             for a, b in zip(self.starts.tolist(), self.ends.tolist(), strict=True):
@@ -170,8 +172,11 @@ def _codes(column: pa.ChunkedArray) -> np.ndarray:
                            for c in column.chunks]) if column.num_chunks else np.zeros(0, np.int64)
 
 
-def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
-    """Read one run's aggregated tables into dense matrices (scores lazily)."""
+def load_run(samples_path: str | Path, problems_path: str | Path, first: int | None = None) -> RunData:
+    """Read one run's aggregated tables into dense matrices (scores lazily).
+
+    `first`: only the samples with index below it, which every problem must have (the first round
+    of an adaptive run, whose problems then have different sample counts)."""
     samples_path, problems_path = Path(samples_path), Path(problems_path)
     for p in (samples_path, problems_path):
         if not p.exists():
@@ -197,14 +202,24 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
     if P == 0:
         raise DataError(f"{problems_path}: no problems to analyze")
     ns = np.asarray(probs["n"].to_numpy(), np.int64)
+    if first is not None:
+        if ns.min() < first:
+            short = [pids[i] for i in np.flatnonzero(ns < first)[:5]]
+            raise DataError(f"{problems_path}: problems with fewer than the first round's {first} samples, e.g. "
+                            f"{short}")
+        ns = np.full(P, int(first), np.int64)
     if ns.min() != ns.max():
         few = [pids[i] for i in np.flatnonzero(ns < ns.max())[:5]]
         raise DataError(f"{problems_path}: problems have different sample counts ({ns.min()}..{ns.max()}), "
                         f"e.g. {few}; analysis needs the same n for every problem (exclude the short ones)")
     n = int(ns[0])
     t = pq.read_table(samples_path, columns=base, read_dictionary=["problem_id", "answer_key"])
-    row = _rows_of(t["problem_id"], pids, samples_path)
-    col = t["sample_index"].to_numpy().astype(np.int64)
+    kept = None
+    row_ids, col = t["problem_id"], t["sample_index"].to_numpy().astype(np.int64)
+    if first is not None:  # every column then goes through the layout's row mask
+        kept = col < int(first)
+        row_ids, col = row_ids.filter(pa.array(kept)), col[kept]
+    row = _rows_of(row_ids, pids, samples_path)
     if len(col) != P * n or col.min() < 0 or col.max() >= n:
         raise DataError(f"{samples_path}: {len(col)} rows with sample_index {col.min()}..{col.max()}, "
                         f"expected {P} problems x {n} samples")
@@ -215,7 +230,7 @@ def load_run(samples_path: str | Path, problems_path: str | Path) -> RunData:
         raise DataError(f"{samples_path}: problem {pids[bad // n]!r} sample {bad % n} appears "
                         f"{int(filled[bad])} times")
 
-    layout = Layout(cell, (P, n))
+    layout = Layout(cell, (P, n), kept)
     dense = layout.dense
 
     correct = dense(t["correct"].fill_null(False).to_numpy(zero_copy_only=False), bool)

@@ -40,6 +40,8 @@ from scipy.stats import norm
 
 from ttscale.analysis.fits import fit_beta
 from ttscale.analysis.passk import comb_ratio_table, pass_at_k_matrix
+from ttscale.analysis.power_selector import SelectorPilot, observed, power_selector, read_selector_pilot
+from ttscale.analysis.power_selector import z_reject as _reject
 from ttscale.analysis.stats import stable_seed
 from ttscale.errors import ConfigError, DataError
 from ttscale.io import read_metadata, read_table
@@ -201,22 +203,6 @@ def _passk_by_c(samples: int, k: int) -> np.ndarray:
     return 1.0 - comb_ratio_table(samples, np.array([k]))[0][::-1]  # pass@k by number correct c
 
 
-def _reject(va: np.ndarray, vb: np.ndarray, paired: bool, alpha: float, offset: float = 0.0) -> float:
-    """Two-sided z test of coverage(b) - coverage(a) = 0 on each simulated experiment (rows)."""
-    problems = va.shape[1]
-    if paired:
-        d = vb - va + offset
-        se = d.std(axis=1, ddof=1) / np.sqrt(problems)
-        mean = d.mean(axis=1)
-    else:
-        mean = vb.mean(axis=1) - va.mean(axis=1) + offset
-        se = np.sqrt((va.var(axis=1, ddof=1) + vb.var(axis=1, ddof=1)) / problems)
-    zcrit = norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        reject = np.where(se > 0, np.abs(mean) / se > zcrit, mean != 0)
-    return float(reject.mean())
-
-
 def power_parametric(pa: np.ndarray, pb: np.ndarray, paired: bool, problems: int, samples: int, k: int,
                      alpha: float, simulations: int, rng: np.random.Generator) -> float:
     """Experiments drawn from a world of rates: P problems, n binomial samples of each per run."""
@@ -247,13 +233,19 @@ def power_nonparametric(a: Pilot, b: Pilot, paired: bool, difference: float, pro
 
 
 def analyze_comparison(cmp: dict[str, Any], a: Pilot, b: Pilot, settings: dict[str, Any],
-                       seed: int) -> list[dict[str, Any]]:
-    """One row per design (problems x samples) with both methods' power and the design's price."""
+                       seed: int, selectors: tuple[SelectorPilot, SelectorPilot] | None = None
+                       ) -> list[dict[str, Any]]:
+    """One row per design (problems x samples) with both methods' power and the design's price.
+
+    With `selectors` (the two runs' dense pilot samples; the comparison names a `selector`), the
+    metric is that selector's accuracy@k, by the nonparametric method only (power_selector)."""
     name = cmp["name"]
     k = int(cmp["k"])
     paired = a.dataset == b.dataset
     if cmp.get("bin"):
         a, b = _in_bin(a, b, cmp["bin"], settings, name)
+    if selectors is not None:
+        return _selector_rows(cmp, a, b, selectors, paired, settings, seed)
     diff = cmp.get("difference")
     if diff is None:
         if min(a.n.min(), b.n.min()) < k:
@@ -277,6 +269,42 @@ def analyze_comparison(cmp: dict[str, Any], a: Pilot, b: Pilot, settings: dict[s
             row.update(price(a, b, int(P), int(n)))
             rows.append(row)
     return rows
+
+
+def _selector_rows(cmp: dict[str, Any], a: Pilot, b: Pilot, sel: tuple[SelectorPilot, SelectorPilot], paired: bool,
+                   settings: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+    name, k, selector = cmp["name"], int(cmp["k"]), cmp["selector"]
+    sa, sb = (_keep(x, set(p.problem_id)) for x, p in zip(sel, (a, b), strict=True))  # the bin's problems
+    for x in (sa, sb):
+        if x.search and x.correct.shape[1] != k:
+            raise ConfigError(f"power.comparisons.{name}: a search run with {x.correct.shape[1]} answers per "
+                              f"problem is compared at its budget: k must be {x.correct.shape[1]}")
+    if min(x.correct.shape[1] for x in (sa, sb)) < k:
+        raise ConfigError(f"power.comparisons.{name}: the pilot has fewer than k={k} samples per problem for "
+                          f"{selector}; its accuracy@k needs k samples")
+    diff = cmp.get("difference")
+    if diff is None:
+        diff = observed(selector, sa, sb, k, paired)
+    rng = np.random.default_rng(stable_seed(seed, "power", name))
+    rows = []
+    for P in settings["problems"]:
+        for n in settings["samples"]:
+            if n < k:
+                continue
+            row: dict[str, Any] = {"comparison": name, "k": k, "bin": cmp.get("bin") or "all",
+                                   "difference": float(diff), "problems": int(P), "samples": int(n),
+                                   "power_parametric": float("nan")}  # no parametric world for a selector
+            row["power_nonparametric"] = power_selector(selector, sa, sb, paired, float(diff), int(P), int(n), k,
+                                                        settings["alpha"], settings["simulations"], rng)
+            row.update(price(a, b, int(P), int(n)))
+            rows.append(row)
+    return rows
+
+
+def _keep(x: SelectorPilot, ids: set[str]) -> SelectorPilot:
+    m = np.isin(x.problem_id, list(ids))
+    return SelectorPilot(x.problem_id[m], x.correct[m], x.keys[m], None if x.scores is None else x.scores[m],
+                         x.search)
 
 
 def _in_bin(a: Pilot, b: Pilot, name: str, settings: dict[str, Any], where: str) -> tuple[Pilot, Pilot]:
@@ -348,5 +376,8 @@ def run_power(config: dict[str, Any], exp: str | Path) -> tuple[list[dict[str, A
             if key not in pilots:
                 pilots[key] = read_pilot(exp, *key)
             runs.append(pilots[key])
-        rows += analyze_comparison(cmp, runs[0], runs[1], {**settings, "absolute_edges": edges}, seed)
+        sel = None
+        if cmp.get("selector"):
+            sel = tuple(read_selector_pilot(exp, x.model, x.dataset, x.sampling, cmp["selector"]) for x in runs)
+        rows += analyze_comparison(cmp, runs[0], runs[1], {**settings, "absolute_edges": edges}, seed, sel)
     return rows, smallest_designs(rows, float(settings["power"]))

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ttscale.analysis.adaptive import coverage_values, estimable_k
 from ttscale.analysis.cost import (
     check_prices,
     cost_at,
@@ -40,6 +41,7 @@ from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal,
 from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_exact, vote_exact_cost, vote_mc
 from ttscale.analysis.fits import band, beta_pass_at_k, fit_beta, fit_power_law, power_law
 from ttscale.analysis.passk import pass_at_k_matrix
+from ttscale.analysis.rounds import round_successes
 from ttscale.analysis.selectors import ORACLE, kind, score_of
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, dense_grid, interval, k_grid, resample_counts, rng_for
@@ -151,6 +153,8 @@ class RunContext:
     dollars_k: np.ndarray
     schemes: dict[str, np.ndarray]
     extra: dict[str, Any] | None = None  # the costs table's scorer, search and thinking columns
+    # adaptive runs: the schedule, per-problem totals (n, correct) and what is estimable at which k
+    adaptive: dict[str, Any] | None = None
 
     @property
     def ident(self) -> dict[str, str]:
@@ -173,6 +177,7 @@ def analyze_run(
     scorers: dict[str, dict[str, Any]] | None = None,
     step_scorer: dict[str, Any] | None = None,
     search_shards: list[str] | None = None,
+    adaptive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Analyze one run's aggregated tables and write its tables (`outputs`: values, curves, costs,
     fits, extrapolation, optimal), one builder each.
@@ -180,9 +185,14 @@ def analyze_run(
     `scorers`: the model-based scorers that score the run, name -> what the cost model reads of their
     model (ttscale.keys.scorer_cost_spec); `step_scorer`: a search's step scorer, {name, spec}, and
     `search_shards` its sample shards (where the search's scored tokens are): the costs table's
-    scorer and search columns."""
+    scorer and search columns.
+
+    `adaptive` ({"ends": the rounds' cumulative counts}) marks a run sampled in rounds: coverage then
+    comes from the estimator valid under the allocation rule (ttscale.analysis.adaptive) at every k
+    up to the fewest samples of an unsolved problem, the selectors from the first round (k up to its
+    size), which every problem got whatever its outcomes; k beyond those has no row."""
     start = time.time()
-    ctx = run_context(samples, problems, settings, model_spec, seed, root, threads)
+    ctx = run_context(samples, problems, settings, model_spec, seed, root, threads, adaptive)
     ctx.extra = extra_costs(ctx, samples, model_spec or {}, root, scorers or {}, step_scorer, search_shards or [])
     if ((model_spec or {}).get("price") or {}).get("thinking_per_mtok") is not None and \
             not np.isnan(ctx.extra["thinking_dollars"]).all():
@@ -203,8 +213,12 @@ def analyze_run(
     rows += fit_curves + held_curves
     fits_rows = [fit_all, *([fit_held] if fit_held else [])]
     sel_names = list(ctx.vals)
+    if ctx.adaptive is not None:
+        n = int(ctx.adaptive["ends"][-1])
     meta = {**ident, "n": n, "problems": P, "ks": ctx.ks.tolist(), "selectors": sel_names, "dims": ctx.dims,
             "settings": ctx.st, "seed": ctx.seed}
+    if ctx.adaptive is not None:
+        meta["adaptive"] = {k: ctx.adaptive[k] for k in ("ends", "coverage_max_k", "selectors_max_k", "samples")}
     write_table(outputs["values"], values_table(ctx), VALUES, metadata=meta)
     write_table(outputs["costs"], costs_table(ctx), COSTS, metadata=meta)
     write_table(outputs["curves"], pa.Table.from_pylist(rows, schema=CURVES), CURVES, metadata=meta)
@@ -214,20 +228,27 @@ def analyze_run(
     write_table(outputs["optimal"], pa.Table.from_pylist(optimal_rows(ctx), schema=OPTIMAL), OPTIMAL, metadata=meta)
     seconds = time.time() - start
     log.info("analyzed %s/%s/%s in %.1fs: coverage@%d = %.3f, fit a=%.3g b=%.3g", data.model, data.dataset,
-             data.sampling, seconds, n, coverage[-1], pl["a"], pl["b"])
+             data.sampling, seconds, n, coverage[np.isfinite(coverage)][-1], pl["a"], pl["b"])
     return {**ident, "problems": P, "n": n, "ks": len(ctx.ks), "selectors": sel_names, "seconds": round(seconds, 3),
             "curves_seconds": round(curves_done - start, 3)}
 
 
 def run_context(samples: str | Path, problems: str | Path, settings: dict[str, Any] | None,
-                model_spec: dict[str, Any] | None, seed: int, root: Path | None, threads: int) -> RunContext:
+                model_spec: dict[str, Any] | None, seed: int, root: Path | None, threads: int,
+                adaptive: dict[str, Any] | None = None) -> RunContext:
     """Load the run, compute every selector's values and the per-problem costs."""
     st = analysis_settings(settings)
     seed = st["seed"] if st.get("seed") is not None else seed
-    data = load_run(samples, problems)
+    ends = None if adaptive is None else np.asarray(adaptive["ends"], np.int64)
+    data = load_run(samples, problems, first=None if ends is None else int(ends[0]))
     P, n = data.correct.shape
-    ks = k_grid(n, st["grid_base"], st["ks"])
-    vals = selector_values(data, ks, st, rng_for(seed, "vote", data.model, data.dataset, data.sampling), threads)
+    ks = k_grid(n if ends is None else int(ends[-1]), st["grid_base"], st["ks"])
+    vote_rng = rng_for(seed, "vote", data.model, data.dataset, data.sampling)
+    ad = None
+    if ends is None:
+        vals = selector_values(data, ks, st, vote_rng, threads)
+    else:
+        vals, ad = adaptive_values(samples, data, ends, ks, st, vote_rng, threads)
     log.info("%s/%s/%s: %d problems x %d samples, %d ks, selectors %s", data.model, data.dataset, data.sampling,
              P, n, len(ks), ", ".join(vals))
     spec = model_spec or {}
@@ -236,7 +257,38 @@ def run_context(samples: str | Path, problems: str | Path, settings: dict[str, A
     once = st["cost"]["prompt_once"]
     flops_k = cost_at(costs["prompt_flops"], costs["decode_flops"], ks, once)
     dollars_k = cost_at(costs["prompt_dollars"], costs["decode_dollars"], ks, once)
-    return RunContext(data, st, seed, ks, vals, dims, costs, flops_k, dollars_k, difficulty_schemes(data, st))
+    return RunContext(data, st, seed, ks, vals, dims, costs, flops_k, dollars_k, difficulty_schemes(data, st),
+                      adaptive=ad)
+
+
+def adaptive_values(samples: str | Path, data: RunData, ends: np.ndarray, ks: np.ndarray, st: dict[str, Any],
+                    rng: np.random.Generator, threads: int
+                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """Every selector's values for a run sampled in rounds (NaN where k is not estimable): coverage
+    by the estimator valid under the allocation rule, the others from the first round."""
+    first = int(ends[0])
+    low = ks <= first
+    vals = selector_values(data, ks[low], st, rng, threads)
+    out = {}
+    for name, (v, se) in vals.items():
+        full_v = np.full((v.shape[0], len(ks)), np.nan)
+        full_se = np.zeros_like(full_v)
+        full_v[:, low], full_se[:, low] = v, se
+        out[name] = (full_v, full_se)
+    t = pq.read_table(samples, columns=["problem_id", "sample_index", "correct"])
+    rounds, succ = round_successes(ends, data.problem_ids, t["problem_id"].to_pylist(),
+                                   t["sample_index"].to_numpy(), t["correct"].fill_null(False).to_numpy(
+                                       zero_copy_only=False))
+    reach = estimable_k(ends, rounds, succ)
+    cov = coverage_values(ends, rounds, succ, ks)
+    out[ORACLE] = (cov, np.zeros_like(cov))
+    n_total = ends[rounds - 1]
+    info = {"ends": ends.tolist(), "coverage_max_k": int(reach), "selectors_max_k": first,
+            "samples": int(n_total.sum()), "n": n_total, "correct": succ.sum(axis=1)}
+    log.info("%s/%s/%s: adaptive, rounds ending at %s, %d samples (uniform: %d); coverage estimable for k <= %d, "
+             "selectors for k <= %d (the first round)", data.model, data.dataset, data.sampling, ends.tolist(),
+             info["samples"], len(n_total) * int(ends[-1]), reach, first)
+    return out, info
 
 
 def values_table(ctx: RunContext) -> pa.Table:
@@ -245,7 +297,7 @@ def values_table(ctx: RunContext) -> pa.Table:
     sel_names = list(ctx.vals)
     K = len(ctx.ks)
     pid = np.array(ctx.data.problem_ids, dtype=object)
-    return pa.table({
+    table = pa.table({
         **{c: [v] * (len(sel_names) * K * P) for c, v in ctx.ident.items()},
         "selector": np.repeat(np.array(sel_names, dtype=object), K * P),
         "k": np.tile(np.repeat(ctx.ks, P), len(sel_names)),
@@ -255,6 +307,10 @@ def values_table(ctx: RunContext) -> pa.Table:
         "flops": np.tile(ctx.flops_k.T.ravel(), len(sel_names)),
         "dollars": np.tile(ctx.dollars_k.T.ravel(), len(sel_names)),
     }, schema=VALUES)
+    if ctx.adaptive is None:
+        return table
+    value = np.concatenate([ctx.vals[s][0].T.ravel() for s in sel_names])
+    return table.filter(pa.array(np.isfinite(value)))  # not estimable under the samples drawn
 
 
 def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None]:
@@ -282,6 +338,8 @@ def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None
                 if scheme == "all" and s == ORACLE:
                     boot_all = boot[:, cols]
                 for j, k in enumerate(ks):
+                    if not np.isfinite(mean[j]):  # not estimable under an adaptive run's samples
+                        continue
                     rows.append({"metric": "coverage" if s == ORACLE else "accuracy", **ident, "selector": s,
                                  "scheme": scheme, "bin": b, "k": float(k), "value": mean[j], "ci_lo": lo[j],
                                  "ci_hi": hi[j], "mc_se": mc[j], "n_problems": len(idx), "flops": fl[j],
@@ -298,10 +356,17 @@ def whole_set_fits(ctx: RunContext, boot_all: np.ndarray | None
     conf, fs = ctx.st["confidence"], ctx.st["fit"]
     coverage = ctx.vals[ORACLE][0].mean(axis=0)
     reps = boot_all[: fs["bootstrap"]] if boot_all is not None else None
-    pl = fit_power_law(ks, coverage, reps, conf, fs["min_points"])
+    ok = np.isfinite(coverage)  # all but an adaptive run's non-estimable k
+    pl = fit_power_law(ks[ok], coverage[ok], None if reps is None else reps[:, ok], conf, fs["min_points"])
     fit_counts = resample_counts(P, fs["bootstrap"], ctx.rng("beta"))
-    bt = fit_beta(data.n_correct, np.full(P, n), fit_counts, conf)
-    beta_rmse = _rmse(beta_pass_at_k(bt["alpha"], bt["beta"], ks), coverage) if bt["ok"] else np.nan
+    # an adaptive run's stopping depends only on outcomes seen, so the likelihood of all its samples
+    # is the beta-binomial one of (n, correct) per problem: the fit uses every sample
+    n_all, c_all = (np.full(P, n), data.n_correct) if ctx.adaptive is None else \
+        (ctx.adaptive["n"], ctx.adaptive["correct"])
+    bt = fit_beta(c_all, n_all, fit_counts, conf)
+    beta_rmse = _rmse(beta_pass_at_k(bt["alpha"], bt["beta"], ks[ok]), coverage[ok]) if bt["ok"] else np.nan
+    if ctx.adaptive is not None:
+        n = int(ks[ok].max())
     rows: list[dict[str, Any]] = []
     grid = dense_grid(float(n))
     for name, (mid, lo, hi) in {"power_law": band(pl, grid, conf)}.items():
@@ -332,7 +397,7 @@ def holdout_check(ctx: RunContext, observed: dict[float, dict[str, Any]]
     sub_counts = resample_counts(P, fs["bootstrap"], ctx.rng("holdout"))
     pl_h = fit_power_law(sub_ks, sub_cov.mean(axis=0), boot_means(sub_cov, sub_counts), conf, fs["min_points"])
     bt_h = fit_beta(sub.n_correct, np.full(P, m), sub_counts, conf)
-    held = ks[ks > m]
+    held = np.array([k for k in ks if k > m and float(k) in observed], np.int64)
     preds = {"power_law": power_law(held, pl_h["a"], pl_h["b"]) if pl_h["ok"] else np.full(len(held), np.nan),
              "beta": beta_pass_at_k(bt_h["alpha"], bt_h["beta"], held) if bt_h["ok"]
              else np.full(len(held), np.nan)}
@@ -359,6 +424,9 @@ def optimal_rows(ctx: RunContext) -> list[dict[str, Any]]:
     opt_rows = []
     strategies = [s for s in ctx.vals if s != ORACLE]
     budgets = ks if st["budgets"] is None else np.array([k for k in st["budgets"] if k in set(ks.tolist())], np.int64)
+    # an adaptive run's selectors have values up to its first round only
+    known = {int(k) for j, k in enumerate(ks) if all(np.isfinite(ctx.vals[s][0][:, j]).all() for s in strategies)}
+    budgets = np.array([k for k in budgets if int(k) in known], np.int64)
     if len(strategies) >= 1 and P >= 2:
         fold = two_folds(P, ctx.rng("folds"))
         counts = resample_counts(P, st["bootstrap"], ctx.rng("optimal"))

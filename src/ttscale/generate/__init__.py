@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +180,12 @@ def run_block(
     threads: int | None = None,
     root: Path | None = None,
     backend: Backend | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Generate one block of repeated sampling; returns its summary (also stored in the shard's metadata).
+
+    `only`: the problem ids of the block's positions to sample (a later round of an adaptive run
+    samples the problems its decision chose; ttscale.analysis.rounds), all when None.
 
     Search runs are not this stage's: the workflow routes their blocks elsewhere (ttscale.route).
 
@@ -200,6 +205,11 @@ def run_block(
     blk = Block.parse(block)
     problems = read_table(problems_path, PROBLEMS)
     rows = model_rows(config, dataset, model, block_problems(problems, blk, str(problems_path)), root)
+    if only is not None:
+        unknown = sorted(set(only) - {r["problem_id"] for r in rows})
+        if unknown:
+            raise DataError(f"{output}: problems {unknown[:5]} are not at the positions of block {block}")
+        rows = [r for r in rows if r["problem_id"] in set(only)]
     own = backend is None
     if backend is None:
         backend = make_backend(config, model, root, threads)
@@ -246,8 +256,9 @@ def run_block(
         "generated_samples": len(todo),
         "reused_from": sources,
     }
-    if table.num_rows != blk.size:
-        raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {blk.size}")
+    planned = blk.size if only is None else len(rows) * blk.n_samples  # an adaptive round: its chosen problems
+    if table.num_rows != planned:
+        raise DataError(f"{output}: {table.num_rows} samples generated, block {blk.name} needs {planned}")
     schema = SAMPLES
     thinking = spec_for(config["models"][model], f"models.{model}.reasoning")
     if thinking is not None:  # only a reasoning model's shards get the answer columns
