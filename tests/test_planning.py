@@ -41,7 +41,7 @@ def test_paper_scale_plans_coarse_jobs(workdir, capsys):
     blocks = sum(len(r.blocks) for r in expected)
     assert blocks == 5 * 4 * 20 and sum(r.n_samples for r in expected) == 100_000_000
     start = time.time()
-    outputs, counts = dry_run(workdir, cfg)
+    outputs, counts, _ = dry_run(workdir, cfg)
     seconds = time.time() - start
     assert len(outputs["generate"]) == counts["generate"] == blocks
     assert counts["aggregate"] == counts["analyze"] == len(expected)

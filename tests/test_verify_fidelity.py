@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,16 @@ def _python3(tmp: Path, program: str, stdin: str = "") -> dict:
     d.mkdir(exist_ok=True)
     (d / "program.py").write_text(program)
     done = subprocess.run([sys.executable, "program.py"], cwd=d, input=stdin, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, preexec_fn=_shell_signals)
     return _probe(done.stdout)
+
+
+def _shell_signals() -> None:
+    """The dispositions an interactive shell gives a command it runs: none ignored (the suite itself may
+    run as a background job, which starts with SIGINT and SIGQUIT ignored)."""
+    for s in signal.valid_signals():
+        if s not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(s) == signal.SIG_IGN:
+            signal.signal(s, signal.SIG_DFL)
 
 
 def test_a_sample_sees_what_python3_program_py_sees(tmp_path):

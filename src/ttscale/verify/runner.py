@@ -777,6 +777,14 @@ def _on_alarm(signum, frame) -> None:
         raise sample.halt("timeout", f"wall time limit of {sample.lim['wall_s']} s")
 
 
+# Signals the runner inherited as ignored, besides the two CPython itself ignores at start-up (a shell
+# starts background jobs with SIGINT and SIGQUIT ignored, and a sandbox launched from one inherits them):
+# a sample gets them back at their defaults, as `python3 program.py` typed at a shell has them.
+_INHERITED_IGNORED = [s for s in signal.valid_signals()
+                      if s not in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP)
+                      and signal.getsignal(s) == signal.SIG_IGN]
+
+
 def _runner_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -785,8 +793,11 @@ def _runner_signals() -> None:
 
 def _python_signals() -> None:
     """In a forked child: the dispositions python3 starts with."""
-    if _SIGNALS_SET[0]:
+    for s in _INHERITED_IGNORED:
+        signal.signal(s, signal.SIG_DFL)
+    if _SIGNALS_SET[0] or signal.SIGINT in _INHERITED_IGNORED:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _SIGNALS_SET[0]:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
