@@ -28,6 +28,7 @@ per-problem differences are shifted by the stated minus the pilot's difference.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,20 +256,20 @@ def analyze_comparison(cmp: dict[str, Any], a: Pilot, b: Pilot, settings: dict[s
     rng = np.random.default_rng(stable_seed(seed, "power", name))
     pa, pb = parametric_world(a, b, paired, rng)
     pb = shift_to(pa, pb, k, float(diff), f"power.comparisons.{name}")
-    rows = []
-    for P in settings["problems"]:
-        for n in settings["samples"]:
-            if n < k:
-                continue
-            row: dict[str, Any] = {"comparison": name, "k": k, "bin": cmp.get("bin") or "all",
-                                   "difference": float(diff), "problems": int(P), "samples": int(n)}
-            row["power_parametric"] = power_parametric(pa, pb, paired, int(P), int(n), k, settings["alpha"],
-                                                       settings["simulations"], rng)
-            row["power_nonparametric"] = power_nonparametric(a, b, paired, float(diff), int(P), int(n), k,
-                                                             settings["alpha"], settings["simulations"], rng)
-            row.update(price(a, b, int(P), int(n)))
-            rows.append(row)
-    return rows
+    return _design_rows(cmp, k, float(diff), settings, a, b, lambda P, n: {
+        "power_parametric": power_parametric(pa, pb, paired, P, n, k, settings["alpha"], settings["simulations"],
+                                             rng),
+        "power_nonparametric": power_nonparametric(a, b, paired, float(diff), P, n, k, settings["alpha"],
+                                                   settings["simulations"], rng)})
+
+
+def _design_rows(cmp: dict[str, Any], k: int, diff: float, settings: dict[str, Any], a: Pilot, b: Pilot,
+                 powers: Callable[[int, int], dict[str, float]]) -> list[dict[str, Any]]:
+    """One row per design (problems x samples, at least k samples per problem): the design, its powers
+    from `powers(problems, samples)` and its price."""
+    return [{"comparison": cmp["name"], "k": k, "bin": cmp.get("bin") or "all", "difference": diff,
+             "problems": int(P), "samples": int(n), **powers(int(P), int(n)), **price(a, b, int(P), int(n))}
+            for P in settings["problems"] for n in settings["samples"] if n >= k]
 
 
 def _selector_rows(cmp: dict[str, Any], a: Pilot, b: Pilot, sel: tuple[SelectorPilot, SelectorPilot], paired: bool,
@@ -286,19 +287,10 @@ def _selector_rows(cmp: dict[str, Any], a: Pilot, b: Pilot, sel: tuple[SelectorP
     if diff is None:
         diff = observed(selector, sa, sb, k, paired)
     rng = np.random.default_rng(stable_seed(seed, "power", name))
-    rows = []
-    for P in settings["problems"]:
-        for n in settings["samples"]:
-            if n < k:
-                continue
-            row: dict[str, Any] = {"comparison": name, "k": k, "bin": cmp.get("bin") or "all",
-                                   "difference": float(diff), "problems": int(P), "samples": int(n),
-                                   "power_parametric": float("nan")}  # no parametric world for a selector
-            row["power_nonparametric"] = power_selector(selector, sa, sb, paired, float(diff), int(P), int(n), k,
-                                                        settings["alpha"], settings["simulations"], rng)
-            row.update(price(a, b, int(P), int(n)))
-            rows.append(row)
-    return rows
+    return _design_rows(cmp, k, float(diff), settings, a, b, lambda P, n: {
+        "power_parametric": float("nan"),  # no parametric world for a selector
+        "power_nonparametric": power_selector(selector, sa, sb, paired, float(diff), P, n, k, settings["alpha"],
+                                              settings["simulations"], rng)})
 
 
 def _keep(x: SelectorPilot, ids: set[str]) -> SelectorPilot:
