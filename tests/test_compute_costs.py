@@ -183,3 +183,48 @@ def test_thinking_and_answer_apart_in_the_costs_table(experiment, tmp_path):
     one = [c for c in curves if c["metric"] == "coverage" and c["scheme"] == "all" and c["k"] == 1]
     mean = np.mean([r["prompt_dollars"] + r["decode_dollars"] for r in costs.values()])
     assert one and one[0]["dollars"] == pytest.approx(mean)
+
+
+def test_curves_charge_a_selector_its_reward_model(experiment):
+    """A best-of-k by the 7B reward model costs k answers of the policy plus k scorings; coverage and
+    the vote cost the policy only. Without the scorer's size every selector costs the policy only."""
+    _, _, _, tables = experiment
+    costs = _by_run(tables["with"]["costs"], "default-00000000")
+    orm_per_sample = np.mean([dict(r["scorer_flops"])["orm"] for r in costs.values()])
+    for tag, charged in (("with", True), ("without", False)):
+        rows = [r for r in tables[tag]["curves"].to_pylist() if r["sampling"] == "default-00000000"
+                and r["scheme"] == "all" and r["metric"] in ("coverage", "accuracy")]
+        by = {(r["selector"], r["k"]): r["flops"] for r in rows}
+        ks = sorted({k for s, k in by if s == "oracle"})
+        assert len(ks) >= 2
+        for k in ks:
+            policy = by[("oracle", k)]
+            assert by[("vote", k)] == pytest.approx(policy)
+            extra = by[("best:orm", k)] - policy
+            assert extra == pytest.approx(k * orm_per_sample if charged else 0.0, rel=1e-9, abs=1e-3)
+
+
+def test_compute_matched_gives_a_reward_model_selector_fewer_samples(experiment):
+    """At the reference's budget (its samples' FLOPs), a selector that pays a 7B reward model per
+    answer on top of a 1B policy fits fewer answers than coverage does; without counting the scorer
+    it gets as many."""
+    _, _, _, tables = experiment
+    for tag, charged in (("with", True), ("without", False)):
+        m = [r for r in tables[tag]["matched"].to_pylist() if r["unit"] == "flops"
+             and r["model"] == "synth" and r["sampling"] == "default-00000000"
+             and r["reference"].endswith("default-00000000")]
+        assert m
+        curves = tables[tag]["curves"].to_pylist()
+        for r in m:
+            if r["best_selector"] is None:
+                continue
+            cost = next(c["flops"] for c in curves if c["sampling"] == "default-00000000" and c["scheme"] == "all"
+                        and c["selector"] == r["best_selector"] and c["k"] == r["selector_k"])
+            assert cost <= r["budget"] * (1 + 1e-9)  # the chosen selector fits the budget
+        top = max(m, key=lambda r: r["reference_k"])
+        if charged:  # the reward model's selector may only take fewer answers than the matched k
+            orm = [c for c in tables[tag]["curves"].to_pylist() if c["sampling"] == "default-00000000"
+                   and c["scheme"] == "all" and c["selector"] == "best:orm" and c["flops"] <= top["budget"]]
+            assert max((c["k"] for c in orm), default=0) < top["k"]
+        else:
+            assert top["selector_k"] == top["k"]

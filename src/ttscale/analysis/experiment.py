@@ -92,10 +92,27 @@ def summary_table(curves: pa.Table, costs: pa.Table, once: bool) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SUMMARY)
 
 
+def _best_within(acc: list[dict[str, Any]], run: tuple[str, str, str], unit: str, budget: float,
+                 k: int) -> dict[str, Any] | None:
+    """The run's best selector within the budget: each selector at the largest grid k whose cost in
+    `unit` (the curves' cost, which charges a selector's reward model its FLOPs) fits the budget,
+    or, where that cost is unknown, at the largest grid k not above the matched k."""
+    per: dict[str, dict[str, Any]] = {}
+    for r in acc:
+        if (r["model"], r["dataset"], r["sampling"]) != run:
+            continue
+        cost = r.get(unit)
+        fits = cost <= budget * (1 + 1e-9) if cost is not None and np.isfinite(cost) else r["k"] <= k
+        if fits and (r["selector"] not in per or r["k"] > per[r["selector"]]["k"]):
+            per[r["selector"]] = r
+    return best_row(list(per.values())) if per else None
+
+
 def compute_matched(costs: pa.Table, curves: pa.Table, settings: dict[str, Any], seed: int) -> pa.Table:
     """For each dataset, unit (FLOPs, dollars), reference run and reference k: every run's largest k
     whose mean cost per problem fits the reference's budget, its coverage (exact pass@k at that k,
-    bootstrap interval) and its best selector at the largest grid k not above it."""
+    bootstrap interval) and its best selector within the same budget (a selector that reads a
+    reward model pays its FLOPs too, so it may get fewer samples: `selector_k`)."""
     once = settings["cost"]["prompt_once"]
     B, conf = settings["bootstrap"], settings["confidence"]
     by_run: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}
@@ -144,11 +161,9 @@ def compute_matched(costs: pa.Table, curves: pa.Table, settings: dict[str, Any],
                             lo, hi = interval(boot_means(per, counts)[:, 0], conf)
                             row.update(cost=float(A + k * D if once else k * (A + D)), coverage=float(per.mean()),
                                        coverage_lo=float(lo), coverage_hi=float(hi))
-                            mine = [r for r in acc if (r["model"], r["dataset"], r["sampling"]) == run and r["k"] <= k]
-                            if mine:
-                                kk = max(r["k"] for r in mine)
-                                best = best_row([r for r in mine if r["k"] == kk])
-                                row.update(best_selector=best["selector"], selector_k=int(kk),
+                            best = _best_within(acc, run, unit, budget, k)
+                            if best is not None:
+                                row.update(best_selector=best["selector"], selector_k=int(best["k"]),
                                            selector_accuracy=best["value"])
                         rows.append(row)
     return pa.Table.from_pylist(rows, schema=MATCHED)

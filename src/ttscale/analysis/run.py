@@ -42,7 +42,7 @@ from ttscale.analysis.estimators import best_of_k, vote_at_1, vote_at_n, vote_ex
 from ttscale.analysis.fits import band, beta_pass_at_k, fit_beta, fit_power_law, power_law
 from ttscale.analysis.passk import pass_at_k_matrix
 from ttscale.analysis.rounds import round_successes
-from ttscale.analysis.selectors import ORACLE, kind, score_of
+from ttscale.analysis.selectors import ORACLE, kind, score_of, scorer_of
 from ttscale.analysis.settings import analysis_settings
 from ttscale.analysis.stats import boot_means, dense_grid, interval, k_grid, resample_counts, rng_for
 from ttscale.analysis.tables import COSTS, CURVES, EXTRAPOLATION, FITS, OPTIMAL, VALUES
@@ -159,6 +159,18 @@ class RunContext:
     @property
     def ident(self) -> dict[str, str]:
         return {"model": self.data.model, "dataset": self.data.dataset, "sampling": self.data.sampling}
+
+    def selector_flops(self, selector: str) -> np.ndarray:
+        """FLOPs of k samples per problem (P x K) as the selector spends them: the sampling model's,
+        plus k answers scored by the model-based scorer it reads (`best:orm`, `wvote:prm:last`; the
+        costs table's `scorer_flops`): a best-of-N with a 7B reward model is not free. Coverage,
+        votes and model-free scores (log-probabilities) cost the sampling alone."""
+        scorer = scorer_of(selector)
+        per_problem = [m.get(scorer) for m in (self.extra or {}).get("scorer_flops") or []] if scorer else []
+        if not any(v is not None for v in per_problem):
+            return self.flops_k
+        per_sample = np.array([np.nan if v is None else v for v in per_problem], np.float64)
+        return self.flops_k + per_sample[:, None] * np.asarray(self.ks, np.float64)[None, :]
 
     def rng(self, tag: str, *more: Any) -> np.random.Generator:
         """The generator of one random draw: seeded by its tag, the run and `more` (scheme, bin)."""
@@ -304,7 +316,7 @@ def values_table(ctx: RunContext) -> pa.Table:
         "problem_id": np.tile(pid, len(sel_names) * K),
         "value": np.concatenate([ctx.vals[s][0].T.ravel() for s in sel_names]),
         "mc_se": np.concatenate([ctx.vals[s][1].T.ravel() for s in sel_names]),
-        "flops": np.tile(ctx.flops_k.T.ravel(), len(sel_names)),
+        "flops": np.concatenate([ctx.selector_flops(s).T.ravel() for s in sel_names]),
         "dollars": np.tile(ctx.dollars_k.T.ravel(), len(sel_names)),
     }, schema=VALUES)
     if ctx.adaptive is None:
@@ -326,11 +338,12 @@ def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None
         for b in bin_order(scheme, labels):
             idx = np.flatnonzero(labels == b)
             counts = resample_counts(len(idx), B, ctx.rng("bootstrap", scheme, b))
-            fl, do = nanmean_rows(ctx.flops_k[idx], axis=0), nanmean_rows(ctx.dollars_k[idx], axis=0)  # NaN: unknown
+            do = nanmean_rows(ctx.dollars_k[idx], axis=0)  # NaN: unknown
             stacked = np.concatenate([vals[s][0][idx] for s in sel_names], axis=1)  # one matmul for all
             boot = boot_means(stacked, counts)
             lo_all, hi_all = interval(boot, conf)
             for si, s in enumerate(sel_names):
+                fl = nanmean_rows(ctx.selector_flops(s)[idx], axis=0)  # with the scorer it reads
                 cols = slice(si * K, (si + 1) * K)
                 lo, hi = lo_all[cols], hi_all[cols]
                 mean = stacked[:, cols].mean(axis=0)

@@ -70,6 +70,14 @@ def score_of(name: str) -> str | None:
     return parse(name)[1]
 
 
+def scorer_of(name: str) -> str | None:
+    """The scorer whose model a selector runs (`orm` of `best:orm`, `prm` of `wvote:prm:last`: a
+    step aggregation is the same scorer's), None for oracle and vote: what its answers cost beyond
+    sampling (model-free scores such as log-probabilities have no model and cost nothing)."""
+    score = score_of(name)
+    return score.split(":")[0] if score else None
+
+
 def available(scores: Iterable[str], voting: bool) -> list[str]:
     """Every selector name a run offers besides the oracle, in listing order."""
     scores = list(scores)

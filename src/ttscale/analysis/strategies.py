@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
-from ttscale.analysis.selectors import ORACLE, score_of
+from ttscale.analysis.selectors import ORACLE, scorer_of
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
 from ttscale.analysis.tables import STRATEGIES, STRATEGY_POINTS
 from ttscale.errors import DataError
@@ -196,8 +196,7 @@ def _scorer_flops(costs: pa.Table) -> dict[str, np.ndarray]:
 def _selector_flops(selector: str, per_scorer: dict[str, np.ndarray], P: int) -> np.ndarray:
     """Per problem: FLOPs per answer of the scorer a selector reads (`best:<score>`, `wvote:<score>`;
     a step aggregation `<scorer>:<agg>` is the same scorer); 0 for vote and model-free scores."""
-    score = score_of(selector)
-    scorer = score.split(":")[0] if score else None
+    scorer = scorer_of(selector)
     return per_scorer.get(scorer, np.zeros(P)) if scorer else np.zeros(P)
 
 
