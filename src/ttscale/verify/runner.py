@@ -266,8 +266,12 @@ def _depth() -> int:
 def as_main(workdir: str) -> dict:
     """The globals of a fresh `__main__` module, installed as `python3 program.py` would have it:
     `__name__`, the builtins module, `__file__`, sys.argv and sys.path[0] name program.py in the
-    sample's own directory (the file itself is not written). The tests' compiled code is dropped
-    from this process's cache."""
+    sample's own directory (the file itself is not written).
+
+    Nothing of the runner's is dropped here: freeing its caches in a forked child writes to every
+    page they share with the runner (about 600 page copies, 2 ms per sample), and would not keep
+    anything secret (the child holds a copy of the runner's memory). Keeping tests from being
+    *read* is not a goal (see docs/verification.md); keeping them from being *changed* is."""
     main = types.ModuleType("__main__")
     path = os.path.join(workdir, "program.py")
     main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
@@ -275,7 +279,6 @@ def as_main(workdir: str) -> dict:
     sys.argv = [path]
     if sys.path:  # the script's directory, where python3 -c put the working directory
         sys.path[0] = workdir
-    _COMPILED.clear()
     return main.__dict__
 
 
@@ -462,6 +465,16 @@ def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseExcepti
         except _base:
             pass
     _exit(0)
+
+
+def tests_globals(prompt) -> dict:
+    """The tests' globals before the sample's names join them: the builtins module and modules of
+    this (pristine) process and the prompt's helpers. Built before the sample's process is forked,
+    so the pages it writes are not shared with a live child (each such write would copy a page)."""
+    ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+    if prompt is not None:
+        exec(prompt, ns)
+    return ns
 
 
 class Opaque:
@@ -656,14 +669,11 @@ class Sample:
         call.__name__ = call.__qualname__ = name
         return call
 
-    def namespace(self, prompt, names: list[str], entry_point: str | None) -> dict:
-        """Globals for trusted test code: the builtins module and modules of this (pristine)
-        process, the prompt's helpers, and the sample's `names` as calls into its process. The entry
-        point always comes from the sample; other names only where the prompt does not define them
-        and no module of that name exists (tests that rely on the sample's `import math`)."""
-        ns: dict = {"__name__": "__main__", "__builtins__": builtins}
-        if prompt is not None:
-            exec(prompt, ns)
+    def namespace(self, ns: dict, names: list[str], entry_point: str | None) -> dict:
+        """Globals for trusted test code: `ns` (tests_globals: the builtins module and the prompt's
+        helpers) and the sample's `names` as calls into its process. The entry point always comes
+        from the sample; other names only where the prompt does not define them and no module of
+        that name exists (tests that rely on the sample's `import math`)."""
         for name in names:
             if name != entry_point and name in ns:
                 continue
@@ -880,6 +890,11 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
     ext = task.get("extended")
     if ext:
         extended_cases(ext)  # trusted literals, parsed once per distinct set
+    try:
+        env = tests_globals(prompt)
+    except BaseException as exc:  # e.g. it imports a module the image lacks: the tests cannot run
+        return {"status": "failed", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0, "tests_passed": 0,
+                "tests_total": total, "error": f"the problem's prompt raised {type(exc).__name__}: {exc}"[:300]}
     sample = _start_sample(task, lim, workdir, code, out, start + float(lim["wall_s"]))
     if sample is None:
         return {"status": "sandbox_error", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0,
@@ -893,7 +908,7 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
         elif first[0] != "ready":
             raise _exception(first)
         else:
-            env = sample.namespace(prompt, names, task["entry_point"])
+            env = sample.namespace(env, names, task["entry_point"])
             env["__ttscale_eq__"] = _strict_eq
             env["__ttscale_count__"] = counter
             with _Guard(sample):
