@@ -270,9 +270,9 @@ def as_main(workdir: str) -> dict:
 
     Nothing of the runner's is dropped here: freeing its caches in a forked child writes to every
     page they share with the runner (hundreds of page copies, about 0.5 ms of CPU per sample in
-    the sandbox, a sixth of its cost), and would not keep
-    anything secret (the child holds a copy of the runner's memory). Keeping tests from being
-    *read* is not a goal (see docs/verification.md); keeping them from being *changed* is."""
+    the sandbox, a sixth of its cost), and would not keep anything secret (the child holds a copy
+    of the runner's memory). Keeping tests from being *read* is not a goal (docs/verification.md);
+    keeping them from being *changed* is."""
     main = types.ModuleType("__main__")
     path = os.path.join(workdir, "program.py")
     main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
