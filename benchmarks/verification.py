@@ -106,6 +106,7 @@ def evalplus_dataset(path: Path) -> None:
 
 def _evalplus(f: Path, workers: int, floor: float, factor: float, dataset: Path) -> tuple[float, list[bool]]:
     cache = Path(tempfile.mkdtemp(prefix="evalplus-cache-"))
+    Path(str(f).replace(".jsonl", "_eval_results.json")).unlink(missing_ok=True)  # else it asks to overwrite
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset), "XDG_CACHE_HOME": str(cache)}
     done = subprocess.run([sys.executable, "-c", EVALPLUS, str(f), str(workers), str(floor), str(factor)],
                           check=True, capture_output=True, text=True, cwd=f.parent, env=env)
@@ -154,7 +155,8 @@ REFERENCE = {"factor": 4.0, "floor_s": 0.2}  # ttscale.verify.reference's defaul
 
 
 def corpus_mix(n_samples: int) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Real SmolLM2 samples (the agreement corpus, tests/data), repeated with distinct trailing comments."""
+    """Real SmolLM2 samples (the agreement corpus, tests/data): an evenly spread subset of them, or
+    all of them repeated with distinct trailing comments."""
     import gzip
 
     from test_verify_corpus import CORPUS, completion
@@ -162,8 +164,8 @@ def corpus_mix(n_samples: int) -> tuple[list[dict], list[tuple[str, str]]]:
     with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
         base = [{"task_id": r["task_id"], "completion": completion(r["response"])} for r in map(json.loads, fh)]
     samples, origin = [], []
-    for i in range(n_samples):
-        s = dict(base[i % len(base)])
+    for i in range(n_samples):  # fewer than the corpus: spread over all its problems
+        s = dict(base[i * len(base) // n_samples] if n_samples <= len(base) else base[i % len(base)])
         origin.append((s["task_id"], s["completion"]))
         if i >= len(base):
             s["completion"] += f"\n# sample {i}\n"
