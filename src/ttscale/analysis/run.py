@@ -334,6 +334,7 @@ def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None
     B, conf = ctx.st["bootstrap"], ctx.st["confidence"]
     rows: list[dict[str, Any]] = []
     boot_all: np.ndarray | None = None
+    sel_flops = {s: ctx.selector_flops(s) for s in sel_names}  # P x K each, with the scorer it reads
     for scheme, labels in ctx.schemes.items():
         for b in bin_order(scheme, labels):
             idx = np.flatnonzero(labels == b)
@@ -343,7 +344,7 @@ def curve_rows(ctx: RunContext) -> tuple[list[dict[str, Any]], np.ndarray | None
             boot = boot_means(stacked, counts)
             lo_all, hi_all = interval(boot, conf)
             for si, s in enumerate(sel_names):
-                fl = nanmean_rows(ctx.selector_flops(s)[idx], axis=0)  # with the scorer it reads
+                fl = nanmean_rows(sel_flops[s][idx], axis=0)
                 cols = slice(si * K, (si + 1) * K)
                 lo, hi = lo_all[cols], hi_all[cols]
                 mean = stacked[:, cols].mean(axis=0)
