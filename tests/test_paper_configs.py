@@ -26,6 +26,7 @@ from workflow_utils import snakemake
 from ttscale import keys as tkeys
 from ttscale import plan as tplan
 from ttscale import resources as tres
+from ttscale.analysis.tables import RUN_TABLES
 from ttscale.config import check, experiment_dir, validate
 
 PAPERS = ["monkeys", "snell", "liu"]
@@ -77,8 +78,11 @@ def expected_outputs(config: dict, runs: list[tplan.Run]) -> dict[str, set[str]]
         "verify": {p for r in runs for p in tplan.shards(config, "verdicts", r)},
         "problems": {str(exp / "problems" / f"{d}.parquet") for d in config["datasets"]},
         "audit": {str(exp / "audit" / f"{d}.parquet") for d in config["datasets"]},
-        "aggregate": {str(exp / "aggregate" / r.partition() / f) for r in runs
-                      for f in ("samples.parquet", "problems.parquet")},
+        # a run's analyze job writes its aggregate tables too (with its judgement and analysis tables)
+        "analyze": {str(exp / d / r.partition() / f) for r in runs
+                    for d, f in (("aggregate", "samples.parquet"), ("aggregate", "problems.parquet"),
+                                 ("analysis", "judgement_samples.parquet"), ("analysis", "judgement_summary.parquet"),
+                                 *(("analysis", f"{t}.parquet") for t in RUN_TABLES))},
     }
     if config["scorers"]:
         out["score"] = {p for s in config["scorers"] for r in tplan.scored_runs(config, runs, s)
@@ -188,7 +192,7 @@ def test_paper_config_plans_its_block_grid_offline(name, workdir, monkeypatch, c
     assert counts["generate"] == counts["verify"] == blocks
     assert counts.get("score", 0) == sum(len(r.blocks) for s in config["scorers"]
                                          for r in tplan.scored_runs(config, runs, s))
-    assert counts["aggregate"] == counts["analyze"] == len(runs)
+    assert counts["analyze"] == len(runs) and "aggregate" not in counts and "judgement" not in counts
     assert counts["problems"] == counts["audit"] == len(config["datasets"])
     assert counts["compare"] == counts["report"] == counts["ledger"] == counts["all"] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")

@@ -44,7 +44,7 @@ def test_paper_scale_plans_coarse_jobs(workdir, capsys):
     outputs, counts, _ = dry_run(workdir, cfg)
     seconds = time.time() - start
     assert len(outputs["generate"]) == counts["generate"] == blocks
-    assert counts["aggregate"] == counts["analyze"] == len(expected)
+    assert counts["analyze"] == len(expected)  # one job per run after the per-block stages
     with capsys.disabled():
         detail = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k not in ("all", "total"))
         print(f"\npaper-scale dry run: {counts['total']} jobs ({detail}) for {blocks} sample blocks "

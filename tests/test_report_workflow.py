@@ -1,4 +1,5 @@
-"""The aggregate -> analyze -> compare -> report rules in real Snakemake, and `snakemake --report`.
+"""The analyze (aggregate, judgement, per-run analysis) -> compare -> report rules in real Snakemake,
+and `snakemake --report`.
 
 (Targets the `report` rule: the gold audit of issue 4 is not part of what this test is about.)
 
@@ -16,7 +17,7 @@ from ttscale.config import validate
 from ttscale.plan import runs
 from ttscale.testing.synthetic import SyntheticSpec, write_run
 
-ANALYSIS_RULES = {"aggregate", "analyze", "compare", "report"}
+ANALYSIS_RULES = {"analyze", "compare", "report"}
 
 
 def test_analysis_rules_and_html_report(workdir):
@@ -54,7 +55,7 @@ def test_analysis_rules_and_html_report(workdir):
     html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
     assert len(html) > 200_000 and "coverage_arith.png" in html and "compute_matched.csv" in html
 
-    # changing an analysis setting reruns the analysis, never the aggregation
+    # changing an analysis setting reruns each run's analyze job (its aggregation with it) and what follows
     config["analysis"]["bootstrap"] = 120
     cfg = write_config(workdir, config)
     assert set(planned(workdir, cfg, "report")) == {"analyze", "compare", "report"}

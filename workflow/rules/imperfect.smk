@@ -50,30 +50,13 @@ if IMPERFECT_RUNS:
 
 
 # The math analogue (ttscale.verify.judgement): per run of a dataset judged by the math verifier, the samples
-# whose verdict depends on the extraction rule or rests on math-verify's equivalence, listed and counted.
+# whose verdict depends on the extraction rule or rests on math-verify's equivalence, listed and counted (by
+# the run's analyze job, analyze.smk), then reported.
 
 from ttscale.report.imperfect import judgement_files
 
-JUDGEMENT_RUNS = [r for r in sorted(RUNS, key=lambda r: r.partition())
-                  if tkeys.verify_identity(config, r.dataset)["verifier"] == "math"]
+JUDGEMENT_RUNS = [r for r in sorted(RUNS, key=lambda r: r.partition()) if r.dataset in MATH_DATASETS]
 JUDGEMENT_OUTPUTS = [report(p, **kw) for p, kw in judgement_files(f"{EXP}/report")]
-
-
-rule judgement:
-    input:
-        samples=lambda w: run_shards(w, "samples"),  # every round's for an adaptive run
-        problems=problems_table,
-    output:
-        samples=f"{EXP}/analysis/{PART}/judgement_samples.parquet",
-        summary=f"{EXP}/analysis/{PART}/judgement_summary.parquet",
-    conda:
-        "../envs/ttscale.yaml"
-    log:
-        f"{LOGS}/judgement/{PART}.log",
-    group:
-        "analysis"
-    script:
-        "../scripts/judgement.py"
 
 
 rule judgement_report:
