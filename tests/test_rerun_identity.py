@@ -241,7 +241,9 @@ def test_max_model_len_is_part_of_the_model_identity(done):
 def test_analysis_reruns_for_prices_not_engine_settings(done):
     wd, _ = done
     jobs = planned(wd, variant(wd, lambda c: c["models"]["m"].update(price={"output_per_mtok": 1.0})))
-    assert set(jobs) == {"analyze", "compare", "report"} and len(jobs["analyze"]) == 2 * 6
+    # each run's analyze job (which rewrites its aggregate and judgement tables too) and what reads its tables
+    assert set(jobs) == {"analyze", "compare", "report", "ledger", "judgement_report"}
+    assert len(jobs["analyze"]) == 2 * (6 + 2 + 2)  # two runs: 6 analysis, 2 aggregate and 2 judgement tables each
 
 
 def _jobs(out: str) -> list[dict[str, str]]:
