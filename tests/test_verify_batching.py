@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ttscale.errors import TtscaleError
 from ttscale.verify import pool, sandbox
 from ttscale.verify.pool import run_tasks
 from ttscale.verify.sandbox import LIMITS, RUNNER, ProcessSession
@@ -137,3 +138,26 @@ def test_sandbox_slots_are_never_shared(tmp_path, monkeypatch):
         holder.communicate("")
     with pool.claimed_slot() as d:
         assert d == 0
+
+
+def test_a_task_after_another_is_sent_prepared_from_its_result(tmp_path, monkeypatch):
+    """`after`: a task waits in the queue for an earlier task's result and is sent as prepare(task,
+    result), across workers (the CLI's samples wait so for their problem's reference run)."""
+    monkeypatch.setitem(sandbox.SANDBOXES._entries, "host-test", _HostSandbox)
+    refs = [_task(0), _task(1, "    return 0\n")]  # the first passes, the second fails
+    seen: dict[int, str] = {}
+
+    def prepare(task: dict, result: dict) -> dict:
+        seen[task["id"]] = result["status"]
+        # the sample is correct only where its reference passed: its verdict shows what prepare saw
+        body = "    return x * x\n" if result["status"] == "passed" else "    return -1\n"
+        return {**{k: v for k, v in task.items() if k != "after"}, "code": "def sq(x):\n" + body}
+
+    samples = [_task(i, "    raise SystemExit\n", after=i % 2) for i in range(2, 40)]
+    results = run_tasks(refs + samples, "host-test", {**LIMITS_HERE, "workroot": str(tmp_path / "work")},
+                        workers=2, prepare=prepare)
+    assert seen == {i: ("passed" if i % 2 == 0 else "failed") for i in range(2, 40)}
+    assert {i: r["status"] for i, r in results.items()} == \
+        {i: ("passed" if i % 2 == 0 else "failed") for i in range(40)}
+    with pytest.raises(TtscaleError, match="prepare"):
+        run_tasks(samples, "host-test", LIMITS_HERE, workers=1)

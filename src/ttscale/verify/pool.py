@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ SLOTS = 1024  # uids BASE_UID .. BASE_UID + SLOTS - 1
 SLOT_LOCKS = Path(tempfile.gettempdir()) / "ttscale-sandbox-slots"
 WINDOW = 32  # tasks in flight per sandbox: hides the round trip through the container engine
 REFILL = 16  # tasks sent together (the runner answers in batches of up to ttscale.verify.runner.BATCH)
+NOT_READY = object()  # what _Pool.take gives while the next task waits for another task's result
 
 
 @contextlib.contextmanager
@@ -56,8 +58,14 @@ def claimed_slot():
 
 
 def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, workers: int = 1,
-              settings: dict[str, Any] | None = None) -> dict[int, dict]:
+              settings: dict[str, Any] | None = None,
+              prepare: Callable[[dict, dict], dict] | None = None) -> dict[int, dict]:
     """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
+
+    A task with `after` (the id of an earlier task) waits in the queue until that task's result is
+    in, and is then sent as prepare(task, that result) (which drops `after`): the CLI runs the
+    reference solutions and the samples whose CPU limits they set in one pool this way, so the
+    samples start as soon as their own problem's reference is timed, in sandboxes already running.
 
     Each sandbox has at most WINDOW tasks in flight, so a slow sample holds up a few tasks of
     one worker, not a fixed share of the work; tasks go out REFILL at a time and answers come
@@ -75,7 +83,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
     limits = {**LIMITS, **(limits or {})}
     box = SANDBOXES.get(backend, "verify.backend")(settings)
     box.check()
-    pool = _Pool(tasks, box, backend, limits)
+    pool = _Pool(tasks, box, backend, limits, prepare)
     threads = [threading.Thread(target=pool.work) for _ in range(max(1, min(workers, len(tasks))))]
     for t in threads:
         t.start()
@@ -92,18 +100,37 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
 class _Pool:
     """The queue, the results and the first error, shared by the workers under one lock."""
 
-    def __init__(self, tasks: list[dict], box: Sandbox, backend: str, limits: dict) -> None:
-        self.box, self.backend, self.limits = box, backend, limits
+    def __init__(self, tasks: list[dict], box: Sandbox, backend: str, limits: dict,
+                 prepare: Callable[[dict, dict], dict] | None = None) -> None:
+        self.box, self.backend, self.limits, self.prepare = box, backend, limits, prepare
+        if prepare is None and any("after" in t for t in tasks):
+            raise TtscaleError("run_tasks: tasks with `after` need a `prepare` function")
         self.queue: list[dict] = list(reversed(tasks))
         self.results: dict[int, dict] = {}
         self.errors: list[Exception] = []
         self.lock = threading.Lock()
+        self.answered = threading.Condition(self.lock)  # a result came in: a waiting task may be ready
         # the runner answers within one task's limits of the previous answer (it flushes a batch that waited)
         self.per_task = max(float(limits["wall_s"]), float(limits["task_wall_s"])) + 30.0
 
-    def take(self) -> dict | None:
+    def take(self) -> dict | object | None:
+        """The next task (prepared, if it waited for another's result), None when the queue is empty,
+        or NOT_READY when the next task still waits for a result."""
         with self.lock:
-            return self.queue.pop() if self.queue else None
+            if not self.queue:
+                return None
+            after = self.queue[-1].get("after")
+            if after is None:
+                return self.queue.pop()
+            if after not in self.results:
+                return NOT_READY
+            task = self.queue.pop()
+            return self.prepare(task, self.results[after])  # type: ignore[misc]
+
+    def wait_for_answer(self) -> None:
+        """Wait until another worker puts a result (the next task may wait for it), at most a second."""
+        with self.answered:
+            self.answered.wait(timeout=1.0)
 
     def give_back(self, items: list[dict]) -> None:
         with self.lock:
@@ -112,6 +139,7 @@ class _Pool:
     def put(self, task_id: int, result: dict) -> None:
         with self.lock:
             self.results[task_id] = result
+            self.answered.notify_all()
 
     def pending(self) -> bool:
         with self.lock:
@@ -158,12 +186,15 @@ class _Pool:
             while True:
                 if len(inflight) <= WINDOW - REFILL:
                     batch = []
-                    while len(inflight) + len(batch) < WINDOW and (task := self.take()) is not None:
+                    while len(inflight) + len(batch) < WINDOW and isinstance(task := self.take(), dict):
                         batch.append(task)
                     if batch:
                         inflight += batch  # before sending: a failed send must not lose them
                         session.send(*batch)
                 if not inflight:
+                    if self.pending():  # the next task waits for a result another worker has in flight
+                        self.wait_for_answer()
+                        continue
                     return answered, False
                 try:
                     res = session.recv(self.per_task)
