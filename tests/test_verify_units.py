@@ -124,7 +124,8 @@ def test_humaneval_command_runs_identical_completions_once(tmp_path, monkeypatch
 
     seen: list[dict] = []
 
-    def fake_run_tasks(tasks, backend, limits, workers):
+    def fake_run_tasks(tasks, backend, limits, workers, prepare=None):
+        assert prepare is None and not any("after" in t for t in tasks)  # no reference run asked for
         seen.extend(tasks)
         return {t["id"]: {"status": "passed" if "return 1" in t["code"] else "failed"} for t in tasks}
 
@@ -139,6 +140,39 @@ def test_humaneval_command_runs_identical_completions_once(tmp_path, monkeypatch
     assert [(o["task_id"], o["passed"]) for o in out] == [("HumanEval/0", True), ("HumanEval/0", False),
                                                           ("HumanEval/0", True), ("HumanEval/1", True)]
     assert scores["pass@1"] == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_humaneval_command_sends_references_first_and_scales_from_them(tmp_path, monkeypatch):
+    """Bookkeeping of --reference-limits (the real sandbox is in test_verify_reference): one task per
+    problem's canonical solution, first; each distinct sample after its own problem's reference, and
+    prepared with the CPU limit that reference's time gives (none where the reference failed)."""
+    from ttscale.verify import cli
+
+    sent: list[dict] = []
+
+    def fake_run_tasks(tasks, backend, limits, workers, prepare=None):
+        results = {}
+        for t in tasks:
+            if "after" in t:
+                t = prepare(t, results[t["after"]])
+            sent.append(t)
+            ok = "return 1" in t["code"]  # HumanEval/0's canonical solution passes, HumanEval/1's raises
+            results[t["id"]] = {"status": "passed" if ok else "failed", "cpu_s": 0.15}
+        return results
+
+    monkeypatch.setattr(cli, "run_tasks", fake_run_tasks)
+    monkeypatch.setattr(cli, "_problems", lambda _: {
+        f"HumanEval/{i}": {"prompt": "def f():\n", "canonical_solution": "    return 1  # canonical\n" if i == 0 else
+                           "    raise ValueError\n", "test": "", "entry_point": "f"} for i in (0, 1)})
+    rows = [("HumanEval/1", "    return 1\n"), ("HumanEval/0", "    return 2\n"), ("HumanEval/0", "    return 2\n")]
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c in rows))
+    cli.evaluate(str(f), [1], "docker", workers=2, timeout=3.0, reference={"factor": 4, "floor_s": 0.2})
+    refs, samples = sent[:2], sent[2:]
+    assert [r["id"] for r in refs] == [0, 1] and all("canonical" in r["code"] or "raise" in r["code"] for r in refs)
+    assert [s["id"] for s in samples] == [2, 3] and not any("after" in s for s in samples)
+    # HumanEval/1's reference fails: its sample keeps the fixed limit; HumanEval/0's took 0.15 s: 4 x 0.15
+    assert [s["cpu_limit_s"] for s in samples] == [None, 0.6]
 
 
 def test_runner_precompiles_small_programs_only():
