@@ -151,7 +151,8 @@ def test_a_task_after_another_is_sent_prepared_from_its_result(tmp_path, monkeyp
         seen[task["id"]] = result["status"]
         # the sample is correct only where its reference passed: its verdict shows what prepare saw
         body = "    return x * x\n" if result["status"] == "passed" else "    return -1\n"
-        return {**{k: v for k, v in task.items() if k != "after"}, "code": "def sq(x):\n" + body}
+        assert "after" not in task  # the pool hands prepare the task without it
+        return {**task, "code": "def sq(x):\n" + body}
 
     samples = [_task(i, "    raise SystemExit\n", after=i % 2) for i in range(2, 40)]
     results = run_tasks(refs + samples, "host-test", {**LIMITS_HERE, "workroot": str(tmp_path / "work")},

@@ -153,8 +153,8 @@ def test_humaneval_command_sends_references_first_and_scales_from_them(tmp_path,
     def fake_run_tasks(tasks, backend, limits, workers, prepare=None):
         results = {}
         for t in tasks:
-            if "after" in t:
-                t = prepare(t, results[t["after"]])
+            if "after" in t:  # as the pool does: prepare gets the task without `after`
+                t = prepare({k: v for k, v in t.items() if k != "after"}, results[t["after"]])
             sent.append(t)
             ok = "return 1" in t["code"]  # HumanEval/0's canonical solution passes, HumanEval/1's raises
             results[t["id"]] = {"status": "passed" if ok else "failed", "cpu_s": 0.15}

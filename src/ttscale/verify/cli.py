@@ -52,8 +52,7 @@ def reference_tasks(problems: dict[str, dict], ids: list[str], limits: dict,
 
     def prepare(task: dict, ref: dict) -> dict:
         ref_cpu = reference_cpu([{"correct": ref["status"] == "passed", "cpu_s": ref.get("cpu_s")}])
-        return {**{k: v for k, v in task.items() if k != "after"},
-                "cpu_limit_s": cpu_limit(ref_cpu, rule, limits["cpu_s"])}
+        return {**task, "cpu_limit_s": cpu_limit(ref_cpu, rule, limits["cpu_s"])}
 
     return tasks, prepare
 

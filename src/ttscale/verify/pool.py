@@ -63,7 +63,7 @@ def run_tasks(tasks: list[dict], backend: str, limits: dict | None = None, worke
     """Run tasks in `workers` sandboxes that pull from one queue; every task gets exactly one result.
 
     A task with `after` (the id of an earlier task) waits in the queue until that task's result is
-    in, and is then sent as prepare(task, that result) (which drops `after`): the CLI runs the
+    in, and is then sent as prepare(the task without `after`, that result): the CLI runs the
     reference solutions and the samples whose CPU limits they set in one pool this way, so the
     samples start as soon as their own problem's reference is timed, in sandboxes already running.
 
@@ -124,7 +124,7 @@ class _Pool:
                 return self.queue.pop()
             if after not in self.results:
                 return NOT_READY
-            task = self.queue.pop()
+            task = {k: v for k, v in self.queue.pop().items() if k != "after"}  # given back, it waits no more
             return self.prepare(task, self.results[after])  # type: ignore[misc]
 
     def wait_for_answer(self) -> None:
