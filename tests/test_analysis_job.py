@@ -22,7 +22,7 @@ def test_run_job_writes_the_aggregate_the_judgement_and_the_analysis(tmp_path, m
     run_job(math=math,
             aggregate={"samples": files["samples"], "verdicts": files["verdicts"], "scores": files["scores"],
                        "problems": files["problems"], **agg, "samples_per_problem": 16, **ident},
-            judgement={"samples": files["samples"], "problems": files["problems"], "outputs": judged, **ident},
+            judgement_outputs=judged,
             analysis={"outputs": {t: part / f"{t}.parquet" for t in RUN_TABLES},
                       "settings": {"bootstrap": 20, "fit": {"bootstrap": 5}}, "seed": 0, "root": tmp_path})
     assert pq.read_table(agg["out_samples"]).num_rows == 6 * 16

@@ -42,8 +42,6 @@ rule analyze:
         seed=config["seed"],
         scorers=analysis_scorers,
         step_scorer=analysis_step_scorer,
-        # a search run's sample shards: the step scorer's tokens are counted there
-        search_shards=search_sample_shards,
         adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"

@@ -123,17 +123,6 @@ def analysis_step_scorer(wildcards):
     return tkeys.canonical({"name": name, "spec": spec}) if spec is not None else None
 
 
-def search_sample_shards(wildcards):
-    """A search run's sample shards: the step scorer's tokens are counted there (none for other runs)."""
-    run = run_of(wildcards)
-    return stage_shards("samples", run) if run.strategy and analysis_step_scorer(wildcards) else []
-
-
-def score_files(wildcards):
-    """scorer -> this run's score shards (what the aggregate stage joins)."""
-    return {s: stage_shards("scores", run_of(wildcards), s) for s in run_scorers(wildcards)}
-
-
 # dataset -> canonical JSON text of what decides its extended-tests table (code datasets with extended tests)
 EXTENDED_IDENTITY = {d: tkeys.identity_json(textended.identity(config, d)) for d in config["datasets"]
                      if textended.enabled(config, d)}

@@ -14,9 +14,8 @@ run_script(
                "problems": i.problems, "out_samples": o.aggregate_samples, "out_problems": o.aggregate_problems,
                "exclude": list(p.exclude), "samples_per_problem": p.samples_per_problem,
                "threads": snakemake.threads, **run},
-    judgement={"samples": list(i.samples), "problems": i.problems,
-               "outputs": {"samples": o.judgement_samples, "summary": o.judgement_summary}, **run},
+    judgement_outputs={"samples": o.judgement_samples, "summary": o.judgement_summary},
     analysis={"outputs": {t: getattr(o, t) for t in RUN_TABLES}, "settings": p.settings, "model_spec": p.model_spec,
               "seed": p.seed, "root": Path.cwd(), "threads": snakemake.threads, "scorers": dict(p.scorers),
-              "step_scorer": p.step_scorer, "search_shards": list(p.search_shards), "adaptive": p.adaptive},
+              "step_scorer": p.step_scorer, "adaptive": p.adaptive},
 )

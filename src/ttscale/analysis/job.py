@@ -16,10 +16,16 @@ from ttscale.analysis.run import analyze_run
 from ttscale.verify.judgement import judgement_run
 
 
-def run_job(*, aggregate: dict[str, Any], analysis: dict[str, Any], judgement: dict[str, Any],
+def run_job(*, aggregate: dict[str, Any], judgement_outputs: dict[str, Any], analysis: dict[str, Any],
             math: bool) -> dict[str, Any]:
-    """aggregate_run(**aggregate), then judgement_run(**judgement) (a run not judged by the math
-    verifier gets the two judgement tables empty), then analyze_run(**analysis) on the aggregate."""
+    """aggregate_run(**aggregate); judgement_run on the same samples into `judgement_outputs`
+    (`samples`, `summary`; both tables empty for a run the math verifier does not judge); then
+    analyze_run(**analysis) on the aggregate, with a search run's sample shards as the shards its
+    step scorer's tokens are counted in (the run has a `step_scorer`)."""
     aggregate_run(**aggregate)
-    judgement_run(**{**judgement, "samples": judgement["samples"] if math else []})
-    return analyze_run(samples=Path(aggregate["out_samples"]), problems=Path(aggregate["out_problems"]), **analysis)
+    run = {k: aggregate[k] for k in ("model", "dataset", "sampling")}
+    judgement_run(samples=list(aggregate["samples"]) if math else [], problems=aggregate["problems"],
+                  outputs=judgement_outputs, **run)
+    search_shards = list(aggregate["samples"]) if analysis.get("step_scorer") else []
+    return analyze_run(samples=Path(aggregate["out_samples"]), problems=Path(aggregate["out_problems"]),
+                       search_shards=search_shards, **analysis)
