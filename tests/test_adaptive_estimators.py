@@ -13,7 +13,9 @@ from ttscale.analysis.adaptive import (
     coverage_values,
     estimable_k,
     fail_prob,
+    floor_samples,
     next_round,
+    round_draws,
     schedule,
     simulate,
     uniform_fail_prob,
@@ -123,3 +125,36 @@ def test_curve_reports_what_the_samples_can_estimate():
     assert np.isnan(rows[2]["coverage"])
     assert rows[1]["coverage"] == pytest.approx(1 / 3) and rows[1]["lo"] <= 1 / 3 <= rows[1]["hi"]
     assert rows[0]["coverage"] == pytest.approx((0 + 0.25 + 0) / 3)
+
+
+@pytest.mark.parametrize("name", ["successes s=1", "band"])
+def test_with_common_draws_the_estimate_at_the_target_is_the_uniform_runs(name):
+    """A rule that stops a problem only after a success gives, at K, exactly the estimate a uniform
+    run of the same draws gives (the benchmark's coupled comparison rests on this), on fewer samples."""
+    rng = np.random.default_rng(5)
+    p = np.concatenate([rng.beta(0.3, 2.0, 30), [0.0, 0.0]])
+    ends = schedule(4, 2, 64)
+    draws = round_draws(p, ends, 300, rng)
+    assert draws.shape == (300, 32, len(ends)) and (draws[:, -2:] == 0).all()
+    rounds, succ = simulate(p, ends, RULES[name], 300, rng, draws=draws)
+    at_k = coverage_values(ends, rounds, succ, np.array([64]))[..., 0]
+    uniform = (draws.sum(axis=-1) > 0).astype(float)
+    assert np.array_equal(at_k, uniform)
+    taken = np.arange(len(ends)) < rounds[..., None]
+    assert np.array_equal(succ, np.where(taken, draws, 0))  # the adaptive run saw the uniform run's first rounds
+    assert ends[rounds - 1].sum(axis=1).mean() < 32 * 64
+    with pytest.raises(ValueError, match="shape"):
+        simulate(p, ends, RULES[name], 299, rng, draws=draws)
+
+
+def test_floor_is_the_mean_of_min_first_success_and_k_and_no_rule_goes_below_it():
+    rng = np.random.default_rng(2)
+    p = np.array([0.0, 0.01, 0.2, 0.9])
+    K = 50
+    first = rng.geometric(np.where(p > 0, p, 1e-300), size=(200_000, 4))  # the first success's index, 1-based
+    mc = np.minimum(first, K).mean(axis=0).sum()
+    assert floor_samples(p, K) == pytest.approx(mc, rel=0.01)
+    assert floor_samples(np.zeros(3), K) == 3 * K
+    ends = schedule(1, 2, K)
+    rounds, _ = simulate(p, ends, RULES["successes s=1"], 4000, rng)
+    assert ends[rounds - 1].sum(axis=1).mean() >= floor_samples(p, K) * 0.99

@@ -217,19 +217,42 @@ def next_round(n: np.ndarray, c: np.ndarray, active: np.ndarray, ends: np.ndarra
     return ALLOCATORS.get(settings.get("rule", "band"), where="adaptive.rule")(state, settings)
 
 
+def floor_samples(p: np.ndarray, target: int) -> float:
+    """Expected samples of the cheapest design whose coverage@target estimate is unbiased: any such
+    design must keep drawing while a problem has no success and fewer than `target` samples (an
+    unbiased estimate of (1 - p)^K needs K trials on the all-failure path: with fewer, every
+    estimator's mean is a polynomial in p of lower degree), so per problem it draws at least
+    min(first success, K) samples, whose mean is (1 - (1 - p)^K) / p (K when p = 0)."""
+    p = np.asarray(p, np.float64)
+    safe = np.where(p > 0, p, 1.0)
+    return float(np.where(p > 0, (1.0 - (1.0 - p) ** target) / safe, float(target)).sum())
+
+
 # --- simulation (vectorised over runs; used by tests, the benchmark and the power analysis) ---------
 
+def round_draws(p: np.ndarray, ends: np.ndarray, runs: int, rng: np.random.Generator) -> np.ndarray:
+    """Every round's successes for every problem, as if none stopped: (runs, P, R). The uniform design
+    with the same samples is the sum over rounds, so a comparison on them has common random numbers."""
+    p = np.asarray(p, np.float64)
+    return rng.binomial(round_sizes(ends)[None, None, :], p[None, :, None], size=(runs, len(p), len(ends)))
+
+
 def simulate(p: np.ndarray, ends: np.ndarray, settings: dict[str, Any], runs: int,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`runs` adaptive runs over problems with true success rates p: (rounds (runs, P), succ (runs, P, R))."""
+             rng: np.random.Generator, draws: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`runs` adaptive runs over problems with true success rates p: (rounds (runs, P), succ (runs, P, R)).
+
+    `draws` (from `round_draws`) fixes the successes each round would have: the adaptive run then
+    sees exactly the samples a uniform run of the same draws sees first (coupled comparison)."""
     p = np.asarray(p, np.float64)
     sizes = round_sizes(ends)
     R, P = len(ends), len(p)
+    if draws is not None and draws.shape != (runs, P, R):
+        raise ValueError(f"draws has shape {draws.shape}, expected {(runs, P, R)}")
     succ = np.zeros((runs, P, R), np.int64)
     rounds = np.zeros((runs, P), np.int64)
     active = np.ones((runs, P), bool)
     for r in range(R):
-        draw = rng.binomial(int(sizes[r]), np.broadcast_to(p, (runs, P)))
+        draw = draws[..., r] if draws is not None else rng.binomial(int(sizes[r]), np.broadcast_to(p, (runs, P)))
         succ[..., r] = np.where(active, draw, 0)
         rounds += active
         n = ends[np.maximum(rounds, 1) - 1]
