@@ -153,3 +153,41 @@ def test_wrong_columns_are_named(run):
     pq.write_table(pq.read_table(path).drop(["correct"]), path)
     with pytest.raises(DataError, match=r"missing column 'correct'"):
         aggregate(run)
+
+
+def test_a_searchs_own_step_scores_stand_for_its_guides_score_shards(run):
+    """A beam or DVTS run's guide (ttscale.plan.search_scorer): its columns come from the step scores the
+    search wrote into the sample shards, equal to what a score shard of a process scorer holds."""
+    from ttscale.score.base import row
+
+    rng = np.random.default_rng(4)
+    prm = {(r["problem_id"], r["sample_index"]): rng.uniform(0.05, 1, rng.integers(1, 5)).tolist()
+           for r in all_rows(run["samples"]).to_pylist()}
+    odd = {}  # an answer without steps (empty list) and one without step scores (NULL): NULL columns
+    for k, path in enumerate(run["samples"]):
+        t = pq.read_table(path)
+        steps = [prm[key] for key in zip(t["problem_id"].to_pylist(), t["sample_index"].to_pylist(), strict=True)]
+        if k == 1:
+            steps[0], steps[1] = [], None
+            odd = {(t["problem_id"][i].as_py(), t["sample_index"][i].as_py()) for i in (0, 1)}
+        pq.write_table(t.append_column("step_scores", pa.array(steps, pa.list_(pa.float64()))), path)
+    path = run["verdicts"][2]  # a re-ordered verdict shard: the keyed join reads the step scores too
+    t = pq.read_table(path)
+    pq.write_table(t.take(np.random.default_rng(1).permutation(t.num_rows)), path)
+    summary = aggregate(run, scores={"orm": run["scores"]["orm"]}, search_scorer={"name": "prm", "aggregation": "prod"})
+    assert summary["scorers"] == ["orm", "prm"] and summary["keyed_blocks"] == [Path(path).stem]
+    out = pq.read_table(run["out"] / "samples.parquet").to_pylist()
+    assert len(out) == SPEC.n_problems * SPEC.samples
+    for r in out:
+        key = (r["problem_id"], r["sample_index"])
+        own = row(None, steps=prm[key], ends=[], default="prod") if key not in odd else row(None)
+        for a in ("last", "min", "prod", "mean"):
+            assert r[score_column("prm", a)] == pytest.approx(own[f"score_{a}"]), (key, a)
+        assert r[score_column("prm")] == pytest.approx(own["score"])
+    assert sum(r[score_column("prm")] is None for r in out) == len(odd) == 2
+    assert sum(r[score_column("prm")] is not None for r in out) == len(out) - 2  # the test compares real values
+    with pytest.raises(DataError, match="prm has score shards and is the search's own scorer"):
+        aggregate(run, search_scorer={"name": "prm", "aggregation": "min"})
+    bare = write_run(run["out"].parent / "bare", SPEC)
+    with pytest.raises(DataError, match="no step_scores column.*search's shard"):
+        aggregate({**bare, "out": run["out"]}, scores={}, search_scorer={"name": "prm", "aggregation": "min"})

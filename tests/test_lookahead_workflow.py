@@ -1,7 +1,8 @@
 """Lookahead search on the embedded SmolLM2 with the test PRM, through every stage in real Snakemake.
 
 The test PRM is SmolLM2 with a fixed head (meaningless scores, real code paths). Lookahead runs
-beside beam search at the same N; the strategy table compares both with best-of-N at FLOPs that count
+beside beam search at the same N (beam search's answers keep the PRM's scores from the search, with no
+score job; lookahead's are scored again); the strategy table compares both with best-of-N at FLOPs that count
 the PRM, the costs table gives each search's policy and step-scorer FLOPs, the compute ledger charges
 lookahead's rollouts and PRM steps, its GPU-hours are the jobs' benchmark seconds x their GPUs, and
 Snakemake's HTML report shows the ledger.
@@ -84,7 +85,21 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
         assert len(mine) == 2 and all(c["search_scored_tokens"] == scored[c["problem_id"]] for c in mine)
         assert all(c["search_scorer_flops"] == pytest.approx(2 * n_prm * c["search_scored_tokens"]) for c in mine)
         assert all(c["search_flops"] == pytest.approx(2 * n_pol * c["search_tokens"]) for c in mine)
-        assert all(dict(c["scorer_flops"]) == {"prm": pytest.approx(2 * n_prm * c["score_tokens"])} for c in mine)
+        if strategy == "look":  # its last step holds a rollout's value: the PRM scores its answers again
+            assert all(dict(c["scorer_flops"]) == {"prm": pytest.approx(2 * n_prm * c["score_tokens"])} for c in mine)
+        else:  # beam search's own step scores are the PRM's scores: no second pass, nothing more to charge
+            assert all(not c["scorer_flops"] for c in mine)
+    # beam search's answers carry the PRM's score of every step: no score job for them, and the aggregate's
+    # PRM columns are the search's own (lookahead's answers get a score job)
+    scored = {p.parent.name.split("-")[0] for p in (exp / "scores" / "scorer=prm").rglob("*.parquet")}
+    assert scored == {"sampling=default", "sampling=look.n4"}
+    agg = next((exp / "aggregate").glob("model=smollm2/dataset=arith/sampling=beam.n4-*/samples.parquet"))
+    shard = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=beam.n4-*/*.parquet"))
+    steps = {(r["problem_id"], r["sample_index"]): r["step_scores"] for r in pq.read_table(shard).to_pylist()}
+    for r in pq.read_table(agg).to_pylist():
+        own = steps[(r["problem_id"], r["sample_index"])]
+        assert r["score_prm_last"] == pytest.approx(own[-1]) and r["score_prm_min"] == pytest.approx(min(own))
+        assert r["score_prm"] == pytest.approx(min(own))  # the scorer's aggregation (the family's default, min)
     table = pq.read_table(exp / "analysis" / "strategies.parquet").to_pylist()
     assert table and all(r["optimal_scorer_flops"] > 0 for r in table if "look" in r["choices"])
     # Snakemake's HTML report carries the ledger tables

@@ -116,6 +116,11 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
         assert max(r.budget for r in runs if r.strategy) == 256
         assert {r.model for r in runs if r.strategy} == {"llama31_8b_it"}
         assert config["analysis"]["bins"]["quantiles"] == 5
+        for r in runs:  # beam search's answers keep its PRM's step scores; lookahead's are scored again
+            kind = config["strategies"][r.strategy]["kind"] if r.strategy else None
+            assert (tplan.search_scorer(config, r) is not None) == (kind == "beam")
+            assert (r in tplan.scored_runs(config, runs, "prm")) == (kind != "beam")
+            assert r in tplan.scored_runs(config, runs, "orm")  # the outcome verifier scores every run
     elif name == "liu":
         assert {r.dataset: r.n_problems for r in runs} == {"math500": 500, "aime24": 30}
         assert len(config["models"]) == 10 and len(config["scorers"]) == 4
@@ -126,6 +131,11 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
         for r in runs:  # a search is scored by the PRM that guided it; best-of-N by every PRM
             scorers = {s for s in config["scorers"] if tplan.scores_run(config["scorers"][s], r)}
             assert scorers == ({config["strategies"][r.strategy]["scorer"]} if r.strategy else set(config["scorers"]))
+            # ... with the scores it gave each step while searching: no score job for the searches
+            guide = tplan.search_scorer(config, r)
+            assert guide == ({"name": config["strategies"][r.strategy]["scorer"], "aggregation": "last"}
+                             if r.strategy else None)
+        assert all(r.strategy is None for s in config["scorers"] for r in tplan.scored_runs(config, runs, s))
         assert config["analysis"]["bins"]["absolute_edges"] == [0.1, 0.5]
         # Qwen policies get Qwen's own system prompt (their own sampling keys); Llama ones the dataset's
         plain = copy.deepcopy(config)

@@ -233,10 +233,37 @@ def scores_run(spec: dict[str, Any], run: Run) -> bool:
     return spec.get("strategies") is None or run.strategy in spec["strategies"]
 
 
+# search kinds whose every answer carries its guiding scorer's score of each of its steps (ttscale.search):
+# lookahead's last step holds a rollout's value instead, and revisions are not guided step by step
+GUIDE_SCORED = ("beam", "dvts")
+
+
+def search_scorer(config: dict[str, Any], run: Run) -> dict[str, str] | None:
+    """The scorer whose scores of a search run are the step scores the search itself recorded, or None.
+
+    A beam search or DVTS scores every step of every answer with its guide while it searches, so a
+    score job of the guide over the finished answers would only recompute them (a PRM pass over every
+    answer of every search: the papers' code selects a search's answers by the search's own scores).
+    For such a run and a process-scorer guide that the config has score it, the analyze job takes the
+    guide's score columns from the sample shards (`aggregate_run(search_scorer=...)`) and no score job
+    is planned: {"name": the scorer, "aggregation": its `score`'s step aggregation}."""
+    if run.strategy is None:
+        return None
+    strategy = (config.get("strategies") or {}).get(run.strategy) or {}
+    name = strategy.get("scorer")
+    if strategy.get("kind") not in GUIDE_SCORED or name not in (config.get("scorers") or {}):
+        return None
+    spec = resolve(config["scorers"][name])
+    if spec.get("kind") != "process" or not scores_run(config["scorers"][name], run):
+        return None
+    return {"name": name, "aggregation": spec.get("aggregation") or "min"}
+
+
 def scored_runs(config: dict[str, Any], all_runs: list[Run], scorer: str) -> list[Run]:
-    """The runs a scorer scores."""
+    """The runs a scorer's score jobs score: those it scores (`scores_run`), less the searches it guided
+    whose step scores stand for its scores (`search_scorer`)."""
     spec = config["scorers"][scorer]
-    return [r for r in all_runs if scores_run(spec, r)]
+    return [r for r in all_runs if scores_run(spec, r) and (search_scorer(config, r) or {}).get("name") != scorer]
 
 
 def analysis_settings(config: dict[str, Any]) -> dict[str, Any]:

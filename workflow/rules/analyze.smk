@@ -42,6 +42,8 @@ rule analyze:
         seed=config["seed"],
         scorers=analysis_scorers,
         step_scorer=analysis_step_scorer,
+        # a beam or DVTS run's guide: its score columns from the search's step scores (no score job)
+        search_scorer=search_scorer,
         adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"

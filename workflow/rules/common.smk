@@ -96,17 +96,26 @@ def stage_shards(stage, run, scorer=None):
     return tplan.shards(config, stage, run, scorer)
 
 
-# run identity -> the configured scorers that score it (no `scorers:` -> none)
+# run identity -> the guide whose scores of a beam or DVTS run are the search's own step scores
+# (tplan.search_scorer; it has no score job for the run), or None
+SEARCH_SCORER = {(r.model, r.dataset, r.key): tplan.search_scorer(config, r) for r in RUNS}
+# run identity -> the configured scorers whose score jobs score it (no `scorers:` -> none)
 RUN_SCORERS = {
     (r.model, r.dataset, r.key): [s for s in sorted(config.get("scorers") or {})
-                                  if tplan.scores_run(config["scorers"][s], r)]
+                                  if tplan.scores_run(config["scorers"][s], r)
+                                  and (SEARCH_SCORER[(r.model, r.dataset, r.key)] or {}).get("name") != s]
     for r in RUNS
 }
 
 
 def run_scorers(wildcards):
-    """The configured scorers that score this run."""
+    """The configured scorers whose score jobs score this run."""
     return RUN_SCORERS[(wildcards.model, wildcards.dataset, wildcards.sampling)]
+
+
+def search_scorer(wildcards):
+    """The guide whose scores of this search run come from its sample shards, or None."""
+    return SEARCH_SCORER[(wildcards.model, wildcards.dataset, wildcards.sampling)]
 
 
 def analysis_scorers(wildcards):

@@ -1,4 +1,5 @@
-# One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES). What decides a
+# One score shard per (scorer, sample shard) (schema: ttscale.schemas.SCORES), except a beam or DVTS
+# run's guide, whose scores are the search's own step scores (tplan.scored_runs). What decides a
 # scorer's scores (ttscale.keys.scorer_identity: its spec with the family's defaults, and the model
 # it runs with the settings it inherits from `models:`, such as dtype and max_model_len) is the
 # scorer's identity file R/identity/score/<scorer>.json (identity.smk): editing it rescores the

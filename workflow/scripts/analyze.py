@@ -13,6 +13,7 @@ run_script(
     aggregate={"samples": list(i.samples), "verdicts": list(i.verdicts), "scores": dict(p.score_files),
                "problems": i.problems, "out_samples": o.aggregate_samples, "out_problems": o.aggregate_problems,
                "exclude": list(p.exclude), "samples_per_problem": p.samples_per_problem,
+               "search_scorer": p.search_scorer,
                "threads": snakemake.threads, **run},
     judgement_outputs={"samples": o.judgement_samples, "summary": o.judgement_summary},
     analysis={"outputs": {t: getattr(o, t) for t in RUN_TABLES}, "settings": p.settings, "model_spec": p.model_spec,

@@ -217,6 +217,7 @@ def aggregate_run(
     sampling: str,
     exclude: Sequence[str] = (),
     samples_per_problem: int | Mapping[str, int] | None = None,
+    search_scorer: Mapping[str, str] | None = None,
     threads: int = 2,
     memory_limit: str = "2GB",
 ) -> dict[str, Any]:
@@ -227,12 +228,26 @@ def aggregate_run(
     cumulative_logprob, search_prompt_tokens,
     search_completion_tokens (NULL unless the run is a search strategy), and per scorer
     `score_<scorer>` plus its step aggregations `score_<scorer>_{last,min,prod,mean}`.
+    `search_scorer` ({"name", "aggregation"}; ttscale.plan.search_scorer): a beam or DVTS run's guide,
+    whose columns come from the step scores the search recorded in the sample shards (as a score
+    shard of a process scorer would hold them: NULL for an answer without steps).
     Problems in `exclude` are checked like all others but left out of both tables.
     """
     start = time.time()
     if not samples:
         raise DataError(f"{model}/{dataset}/{sampling}: no sample shards to aggregate")
     footers = _check_files("samples", samples, SAMPLES)
+    if search_scorer is not None:
+        if search_scorer["name"] in scores:
+            raise DataError(f"{model}/{dataset}/{sampling}: scorer {search_scorer['name']} has score shards and "
+                            f"is the search's own scorer too; it must be one or the other")
+        if search_scorer["aggregation"] not in STEP_AGGS:
+            raise DataError(f"{model}/{dataset}/{sampling}: unknown step aggregation "
+                            f"{search_scorer['aggregation']!r} of scorer {search_scorer['name']}")
+        lacking = [f for f, (_, names) in zip(samples, footers.values(), strict=True) if "step_scores" not in names]
+        if lacking:
+            raise DataError(f"{lacking[0]}: no step_scores column, so the scores of {search_scorer['name']} "
+                            f"(the search's own scorer) cannot come from it; is it a search's shard?")
     by_block = {Path(f).stem: str(f) for f in samples}
     partners = [_Partner("verdicts", verdicts, {c: c for c in VERDICT_COLS}, VERDICTS)]
     for scorer, files in sorted(scores.items()):
@@ -263,12 +278,15 @@ def aggregate_run(
         unknown = sorted(set(exclude) - set(problem_ids))
         if unknown:
             log.warning("%s: excluded ids not in the problem table (ignored): %s", dataset, unknown[:EXAMPLES])
+        step_scorer = search_scorer["name"] if search_scorer is not None else None
         meta = {"model": model, "dataset": dataset, "sampling": sampling, "blocks": sorted(by_block),
-                "scorers": sorted(scores), "excluded": excluded, "keyed_blocks": sorted(keyed),
+                "scorers": sorted([*scores, *([step_scorer] if step_scorer else [])]), "excluded": excluded,
+                "keyed_blocks": sorted(keyed),
                 "samples": int(sum(n for n, _ in footers.values()))}
         search = all(set(SEARCH_COLS) <= names for _, names in footers.values())
         thinking = tuple(c for c in THINKING_COLS if all(c in names for _, names in footers.values()))
-        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search, thinking)
+        query = _join_query(by_block, partners, keyed, model, dataset, sampling, excluded, search, thinking,
+                            search_scorer)
         with atomic_path(out_samples) as tmp:
             kv = _q(json.dumps(meta, sort_keys=True))
             con.execute(f"COPY ({query}) TO {_q(tmp)} "
@@ -284,8 +302,14 @@ def aggregate_run(
     return {**meta, "rows": n_rows, "problems": per_problem.num_rows, "seconds": round(seconds, 3)}
 
 
+# a search's recorded step scores (a list column of its sample shard) as a process scorer's columns
+_STEP_SQL = {"last": "s.step_scores[-1]", "min": "list_min(s.step_scores)",
+             "prod": "list_aggregate(s.step_scores, 'product')", "mean": "list_avg(s.step_scores)"}
+
+
 def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[str], model: str, dataset: str,
-                sampling: str, excluded: list[str], search: bool = False, extra: tuple[str, ...] = ()) -> str:
+                sampling: str, excluded: list[str], search: bool = False, extra: tuple[str, ...] = (),
+                search_scorer: Mapping[str, str] | None = None) -> str:
     """One SELECT per block (positional join, or keyed for re-ordered shards), UNION ALL in block order."""
     consts = f"{_q(model)} AS model, {_q(dataset)} AS dataset, {_q(sampling)} AS sampling"
     sample_cols = (*SAMPLE_COLS, *SEARCH_COLS) if search else SAMPLE_COLS
@@ -295,6 +319,11 @@ def _join_query(samples: dict[str, str], partners: list[_Partner], keyed: set[st
                 *(f"s.{c}" for c in sample_cols), *nulls]
     for j, p in enumerate(partners[1:], start=1):
         out_cols += [f"p{j}.{_ident(dst)}" for dst in p.cols.values()]
+    if search_scorer is not None:  # NULL where the answer has no step scores, as a score shard would have it
+        name, how = search_scorer["name"], search_scorer["aggregation"]
+        out_cols.append(f"CAST({_STEP_SQL[how]} AS DOUBLE) AS {_ident(score_column(name))}")
+        out_cols += [f"CAST({_STEP_SQL[a]} AS DOUBLE) AS {_ident(score_column(name, a))}" for a in STEP_AGGS]
+        sample_cols = (*sample_cols, "step_scores")
     where = ""
     if excluded:
         where = " WHERE s.problem_id NOT IN (" + ", ".join(_q(e) for e in excluded) + ")"
