@@ -27,6 +27,7 @@ from ttscale.keys import fingerprint, sampling_key, strategy_key, strategy_prese
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, planned_count
 from ttscale.problems.local import JsonlLoader
+from ttscale.score.base import DEFAULT_AGGREGATION
 
 
 @dataclass(frozen=True)
@@ -256,14 +257,19 @@ def search_scorer(config: dict[str, Any], run: Run) -> dict[str, str] | None:
     spec = resolve(config["scorers"][name])
     if spec.get("kind") != "process" or not scores_run(config["scorers"][name], run):
         return None
-    return {"name": name, "aggregation": spec.get("aggregation") or "min"}
+    return {"name": name, "aggregation": spec.get("aggregation") or DEFAULT_AGGREGATION}
+
+
+def run_scorers(config: dict[str, Any], run: Run) -> list[str]:
+    """The scorers whose score jobs score a run: those that score it (`scores_run`), less a search's
+    guide whose step scores stand for its scores (`search_scorer`)."""
+    guide = (search_scorer(config, run) or {}).get("name")
+    return [s for s in sorted(config.get("scorers") or {}) if s != guide and scores_run(config["scorers"][s], run)]
 
 
 def scored_runs(config: dict[str, Any], all_runs: list[Run], scorer: str) -> list[Run]:
-    """The runs a scorer's score jobs score: those it scores (`scores_run`), less the searches it guided
-    whose step scores stand for its scores (`search_scorer`)."""
-    spec = config["scorers"][scorer]
-    return [r for r in all_runs if scores_run(spec, r) and (search_scorer(config, r) or {}).get("name") != scorer]
+    """The runs a scorer's score jobs score (`run_scorers`)."""
+    return [r for r in all_runs if scorer in run_scorers(config, r)]
 
 
 def analysis_settings(config: dict[str, Any]) -> dict[str, Any]:

@@ -100,12 +100,7 @@ def stage_shards(stage, run, scorer=None):
 # (tplan.search_scorer; it has no score job for the run), or None
 SEARCH_SCORER = {(r.model, r.dataset, r.key): tplan.search_scorer(config, r) for r in RUNS}
 # run identity -> the configured scorers whose score jobs score it (no `scorers:` -> none)
-RUN_SCORERS = {
-    (r.model, r.dataset, r.key): [s for s in sorted(config.get("scorers") or {})
-                                  if tplan.scores_run(config["scorers"][s], r)
-                                  and (SEARCH_SCORER[(r.model, r.dataset, r.key)] or {}).get("name") != s]
-    for r in RUNS
-}
+RUN_SCORERS = {(r.model, r.dataset, r.key): tplan.run_scorers(config, r) for r in RUNS}
 
 
 def run_scorers(wildcards):

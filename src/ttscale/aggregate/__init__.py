@@ -278,10 +278,9 @@ def aggregate_run(
         unknown = sorted(set(exclude) - set(problem_ids))
         if unknown:
             log.warning("%s: excluded ids not in the problem table (ignored): %s", dataset, unknown[:EXAMPLES])
-        step_scorer = search_scorer["name"] if search_scorer is not None else None
+        scorers = [*scores, *([search_scorer["name"]] if search_scorer is not None else [])]
         meta = {"model": model, "dataset": dataset, "sampling": sampling, "blocks": sorted(by_block),
-                "scorers": sorted([*scores, *([step_scorer] if step_scorer else [])]), "excluded": excluded,
-                "keyed_blocks": sorted(keyed),
+                "scorers": sorted(scorers), "excluded": excluded, "keyed_blocks": sorted(keyed),
                 "samples": int(sum(n for n, _ in footers.values()))}
         search = all(set(SEARCH_COLS) <= names for _, names in footers.values())
         thinking = tuple(c for c in THINKING_COLS if all(c in names for _, names in footers.values()))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 AGGREGATIONS = ("last", "min", "prod", "mean")
+DEFAULT_AGGREGATION = "min"  # a process scorer's `score` without `aggregation:`
 
 
 @dataclass
@@ -49,7 +50,7 @@ def aggregate(scores: Sequence[float], how: str) -> float | None:
 
 
 def row(score: float | None, status: str = "ok", steps: Sequence[float] | None = None,
-        ends: Sequence[int] | None = None, default: str = "min") -> dict[str, Any]:
+        ends: Sequence[int] | None = None, default: str = DEFAULT_AGGREGATION) -> dict[str, Any]:
     """A score-shard row; process scores keep every aggregation, `score` is the configured one."""
     out = {"score": score, "status": status, "step_scores": None, "step_ends": None,
            "score_last": None, "score_min": None, "score_prod": None, "score_mean": None}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ttscale.errors import ConfigError, DataError
-from ttscale.score.base import Item, Scorer, row, split_steps
+from ttscale.score.base import DEFAULT_AGGREGATION, Item, Scorer, row, split_steps
 from ttscale.score.engines import scorer_path, vllm_engine
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ class ProcessScorer(_RewardScorer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.separator = self.spec.get("step_separator", "\n\n")
-        self.default = self.spec.get("aggregation", "min")
+        self.default = self.spec.get("aggregation", DEFAULT_AGGREGATION)
         self.last_token_counts: list[int] = []  # tokens the PRM read per item of the last score_steps (search cost)
 
     def score(self, items: list[Item]) -> list[dict[str, Any]]:
