@@ -77,8 +77,10 @@ def test_a_sample_that_kills_its_sandbox_is_the_only_one_crashed(tmp_path, monke
     instead of blaming the first of them, so exactly the killer is `crashed` and every other
     task of the batch still gets its own verdict."""
     monkeypatch.setitem(sandbox.SANDBOXES._entries, "host-test", _HostSandbox)
-    # the runner is the sample's parent (it runs the tests itself); on the host it is not PID 1
-    killer = "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+    # the runner is the parent of the zygote, the sample's parent (runner.ZYGOTE); on the host it is not PID 1
+    killer = ("    import os, signal\n    with open(f'/proc/{os.getppid()}/stat') as fh:\n"
+              "        runner = int(fh.read().rsplit(')', 1)[1].split()[1])\n"
+              "    os.kill(runner, signal.SIGKILL)\n")
     tasks = [_task(i) if i != 5 else _task(i, killer) for i in range(12)]
     tasks[7] = _task(7, "    return 0\n")
     results = run_tasks(tasks, "host-test", {**LIMITS_HERE, "workroot": str(tmp_path / "work")}, workers=1)

@@ -26,6 +26,24 @@ CORRECT = [
     "    parts: List[int] = [a, b]\n    return int(math.fsum(parts))\n```",
 ]
 
+# A sample that looks for the tests in its own memory (ctypes reads every readable mapping) and answers
+# from the `assert candidate(a, b) == c` it finds: a process forked from the runner would hold them.
+_SCAN_MEMORY = """import ctypes, re
+def add(a, b):
+    for line in open('/proc/self/maps'):
+        span, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in span.split('-'))
+        if 'r' not in perms or 'vvar' in line or 'vsyscall' in line or hi - lo > 1 << 28:
+            continue
+        try:
+            data = ctypes.string_at(lo, hi - lo)
+        except Exception:
+            continue
+        for m in re.finditer(rb'candidate[(]([-0-9]+), ([-0-9]+)[)] == ([-0-9]+)', data):
+            if (int(m.group(1)), int(m.group(2))) == (a, b):
+                return int(m.group(3))
+    return 0
+"""
 TIMEOUT = {"timeout"}
 FAILED = {"failed"}
 LIMITED = {"timeout", "failed", "crashed", "memory"}  # any honest "did not pass"
@@ -50,6 +68,7 @@ CASES: list[tuple[str, str, set[str]]] = [
                           "        if 'candidate' in open(f, errors='ignore').read():\n            return 3\n"
                           "    raise RuntimeError('no tests found')\n", {"failed", "timeout"}),
     ("read_runner_stdin", "def add(a, b):\n    return open('/proc/1/fd/0').read()\n", FAILED),
+    ("read_tests_in_memory", _SCAN_MEMORY, FAILED),
     ("socket_localhost", "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 8000), timeout=1)\n"
                          "    return a + b\n", FAILED),
     ("dns_lookup", "import socket\ndef add(a, b):\n    socket.gethostbyname('example.com')\n    return a + b\n",

@@ -45,11 +45,13 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import marshal
 import os
 import pickle
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 import types
@@ -268,11 +270,9 @@ def as_main(workdir: str) -> dict:
     `__name__`, the builtins module, `__file__`, sys.argv and sys.path[0] name program.py in the
     sample's own directory (the file itself is not written).
 
-    Nothing of the runner's is dropped here: freeing its caches in a forked child writes to every
-    page they share with the runner (hundreds of page copies, about 0.5 ms of CPU per sample in
-    the sandbox, a sixth of its cost), and would not keep anything secret (the child holds a copy
-    of the runner's memory). Keeping tests from being *read* is not a goal (docs/verification.md);
-    keeping them from being *changed* is."""
+    Nothing of the zygote's is dropped here: freeing its modules' state in a forked child writes
+    to every page it shares with the zygote (page copies, CPU per sample). The zygote never held a
+    test (the runner's memory, which holds them, is not the child's: `_Zygote`)."""
     main = types.ModuleType("__main__")
     path = os.path.join(workdir, "program.py")
     main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
@@ -523,12 +523,7 @@ class Sample:
 
     def cpu(self) -> float:
         """The sample's CPU time so far (user + system, in clock ticks of 10 ms), from /proc."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        return _proc_cpu(self.pid)
 
     def halt(self, status: str, error: str) -> _Stop:
         """Kill the sample and remember why (the first reason stands)."""
@@ -706,16 +701,12 @@ class Sample:
         finally:
             if fd is not None:
                 os.close(fd)
+        guess = self.cpu()  # what the zygote reports instead, unless a sample has taken it down
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        cpu, wstatus = 0.0, 0
-        try:
-            _, wstatus, usage = os.wait4(self.pid, 0)
-            cpu = usage.ru_utime + usage.ru_stime
-        except ChildProcessError:
-            pass
+        wstatus, cpu = ZYGOTE.result(self.pid, guess)
         try:
             self.drain()  # what it wrote before it exited (a process it left may write on: not waited for)
         except _Stop:
@@ -835,34 +826,20 @@ class _Guard:
 
 
 def _start_sample(task: dict, lim: dict, workdir: str, code, out: _Output, deadline: float) -> Sample | None:
-    """Fork the sample's process from the runner (which never runs sample code, so the child starts
-    from a pristine interpreter); None if the process limit stays exhausted."""
+    """Start the sample's process from the zygote (which never held a test, so the child starts from a
+    pristine interpreter with nothing to read the tests from); None if the process limit stays
+    exhausted."""
     out_r, out_w = os.pipe()
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
-    pid = _fork(float(lim["wall_s"]))
-    if pid < 0:
-        for fd in (out_r, out_w, req_r, req_w, ans_r, ans_w):
-            os.close(fd)
-        return None
-    if pid == 0:
-        try:
-            for fd in (out_r, req_w, ans_r):
-                os.close(fd)
-            os.setsid()
-            _python_signals()
-            _oom_first(b"1000")
-            os.chdir(workdir)
-            fd_in = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(fd_in, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            _set_limits(lim.get("rlimits") or rlimits(lim))
-        except BaseException:
-            os._exit(70)
-        _sample(code, task["code"], workdir, req_r, ans_w)
+    pid = ZYGOTE.fork({"kind": "asserts", "workdir": workdir, "wall": float(lim["wall_s"])},
+                      _program(code, task["code"]), (out_w, req_r, ans_w), lim)
     for fd in (out_w, req_r, ans_w):
         os.close(fd)
+    if pid < 0:
+        for fd in (out_r, req_w, ans_r):
+            os.close(fd)
+        return None
     limit = task.get("cpu_limit_s")
     return Sample(pid, req_w, ans_r, out_r, out, deadline, lim, float(limit) if limit else None)
 
@@ -1081,7 +1058,7 @@ def _wipe(workdir: str) -> None:
                 pass
 
 
-def _fork(patience: float) -> int:
+def _fork(patience: float, clean=_kill_all) -> int:
     """os.fork(), retrying while the process limit is exhausted (a previous sample's fork bomb is
     still being reaped); -1 if it stays exhausted."""
     deadline = time.monotonic() + patience
@@ -1089,10 +1066,263 @@ def _fork(patience: float) -> int:
         try:
             return os.fork()
         except BlockingIOError:
-            _kill_all()
+            clean()
             if time.monotonic() > deadline:
                 return -1
             time.sleep(0.05)
+
+
+# --- the zygote: where the samples' processes come from -------------------------------------------
+#
+# A sample's process must hold nothing it could read the tests from. Forked from the runner it would
+# hold a copy of the runner's memory: this task's tests and earlier tasks' tests and samples, in live
+# objects and in freed memory alike (a sample that scans its own memory with ctypes finds them). So
+# the runner forks no sample: it starts the zygote once, a fresh interpreter (fork, then exec) that
+# never receives a test; per sample the runner sends it the program (in a memfd) and the sample's
+# pipes over a socket, and the zygote forks the sample's process and reports its pid, then its wait
+# status and CPU time. The zygote is a child subreaper, so what a sample leaves behind is the
+# zygote's to kill and reap (`clean`). A sample can kill or stop the zygote (same uid): the runner
+# then kills it, kills and reaps what is left (it is PID 1 of the sandbox) and starts another.
+
+ZYGOTE_FLAG = "--ttscale-zygote"
+ZYGOTE_PATIENCE_S = 2.0  # the longest the runner waits for a reply before it replaces the zygote
+_ZYGOTE_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                   signal.SIGALRM, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+
+
+def _proc_cpu(pid: int) -> float:
+    """A process's CPU time so far (user + system, in clock ticks of 10 ms), from /proc; 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _program(code, source: str) -> int:
+    """A descriptor holding the sample's program for its process: the code object the runner compiled
+    (marshalled; None where the child compiles it) and the source."""
+    data = marshal.dumps((code, source))
+    try:
+        fd = os.memfd_create("program", 0)
+    except (AttributeError, OSError):  # no memfd (an old kernel, a system-call filter): a file unlinked at once
+        path = os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
+                            f".program-{os.getpid()}-{time.monotonic_ns()}")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(path)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return fd
+
+
+def _python_argv() -> list[str]:
+    """How to start this file again in a fresh interpreter: `python3 -c SOURCE` as the sandboxes start
+    the runner, or `python3 runner.py` where it is imported (tests on the host)."""
+    try:  # the interpreter itself: sys.executable is empty where PATH is not set (the sandboxes clear it)
+        exe = os.readlink("/proc/self/exe")
+    except OSError:
+        exe = sys.executable or "/usr/bin/python3"
+    if __name__ != "__main__" and globals().get("__file__"):
+        return [exe, __file__]
+    head = len(sys.orig_argv) - len(sys.argv) + 1  # the interpreter's options and `-c SOURCE` or the script
+    return [exe, *sys.orig_argv[1:head]]
+
+
+class _Zygote:
+    """The runner's end of the zygote (started at the first sample, replaced when a sample breaks it)."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.pid = 0
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [*_python_argv(), ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0"]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                os.set_inheritable(theirs.fileno(), True)
+                if signal.SIGINT not in _INHERITED_IGNORED:  # exec keeps an ignored signal ignored
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self.sock, self.pid = ours, pid
+
+    def replace(self, pgid: int | None) -> None:
+        """Kill the zygote, then everything it left (the runner is their parent now), and reap all."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        _kill_all(pgid)
+
+    def _ask(self, head: dict, fds=(), wait: float = ZYGOTE_PATIENCE_S) -> dict | None:
+        if self.sock is None:
+            self.start()
+        try:
+            socket.send_fds(self.sock, [json.dumps(head).encode()], list(fds))
+        except OSError:
+            return None
+        return self._reply(wait)
+
+    def _reply(self, wait: float) -> dict | None:
+        if self.sock is None:
+            return None
+        try:
+            self.sock.settimeout(wait)
+            data = self.sock.recv(65536)
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+
+    def fork(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> int:
+        """The pid of a new sample process running `program` with `fds`; -1 if none could start."""
+        head = {**head, "op": "fork", "rlimits": lim.get("rlimits") or rlimits(lim)}
+        try:
+            for _ in range(2):  # a zygote a sample broke is replaced once
+                reply = self._ask(head, (program, *fds), float(head["wall"]) + ZYGOTE_PATIENCE_S)
+                if reply is not None:
+                    return int(reply["pid"])
+                self.replace(None)
+            return -1
+        finally:
+            os.close(program)
+
+    def result(self, pid: int, guess: float) -> tuple[int, float]:
+        """The ended sample's wait status and CPU seconds (after the runner killed it)."""
+        reply = self._reply(ZYGOTE_PATIENCE_S)
+        if reply is not None and reply.get("pid") == pid:
+            return int(reply["wstatus"]), float(reply["cpu"])
+        self.replace(pid)  # it stopped answering: a sample killed or stopped it
+        return signal.SIGKILL, guess
+
+    def clean(self, pgid: int | None) -> None:
+        """Kill and reap whatever the last sample left running."""
+        if self.sock is None or self._ask({"op": "clean", "pgid": pgid}, wait=ZYGOTE_PATIENCE_S + 2.0) is None:
+            self.replace(pgid)
+
+
+ZYGOTE = _Zygote()
+
+
+def _zygote_clean(pgid: int | None, sandbox: bool) -> None:
+    """In the zygote: kill every process it may signal but itself and PID 1 (the runner) in the
+    sandbox, else the sample's process group; then reap its children (it is their subreaper)."""
+    try:
+        if sandbox:
+            os.kill(-1, signal.SIGKILL)
+        elif pgid:
+            os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+
+def _zygote_child(head: dict, fds: list[int]) -> None:
+    """The sample's process, fresh from the zygote; never returns."""
+    program, *pipes = fds
+    try:
+        size = os.fstat(program).st_size
+        code, source = marshal.loads(os.pread(program, size, 0))
+        os.close(program)
+        for s in _ZYGOTE_IGNORED:
+            if s not in _INHERITED_IGNORED:
+                signal.signal(s, signal.SIG_DFL)
+    except BaseException:
+        os._exit(70)
+    lim = {"rlimits": [tuple(p) for p in head["rlimits"]]}
+    if head["kind"] == "stdio":
+        out_w, rep_w = pipes
+        _child({"code": source}, lim, head["workdir"], out_w, rep_w, head["nonce"], head.get("stdin_path"), code)
+        os._exit(0)
+    out_w, req_r, ans_w = pipes
+    try:
+        os.setsid()
+        _python_signals()
+        _oom_first(b"1000")
+        os.chdir(head["workdir"])
+        fd_in = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(fd_in, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        _set_limits(lim["rlimits"])
+    except BaseException:
+        os._exit(70)
+    _sample(code, source, head["workdir"], req_r, ans_w)
+
+
+def _zygote_main(fd: int, sandbox: bool) -> None:
+    """The zygote: fork a sample's process per request, report its pid and, once it ends, its wait status
+    and CPU time; kill and reap what samples leave on `clean`. Ends when the runner closes the socket."""
+    import ctypes
+
+    _harden()
+    null = os.open("/dev/null", os.O_RDWR)  # not the runner's channel to the host: a sample must not reach it
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    os.close(null)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the runner
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a sample leaves is ours to reap
+    for s in _ZYGOTE_IGNORED:
+        signal.signal(s, signal.SIG_IGN)
+    _SIGNALS_SET[0] = True  # a sample's process gets python3's dispositions back (_python_signals)
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    sock = socket.socket(fileno=fd)
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 65536, 8)
+        except OSError:
+            return
+        if not data:
+            return
+        head = json.loads(data)
+        if head["op"] == "clean":
+            for x in fds:
+                os.close(x)
+            _zygote_clean(head.get("pgid"), sandbox)
+            sock.send(b'{"ok": true}')
+            continue
+        pid = _fork(float(head["wall"]), clean=lambda: _zygote_clean(None, sandbox))
+        if pid == 0:
+            sock.close()
+            _zygote_child(head, fds)
+        for x in fds:
+            os.close(x)
+        sock.send(json.dumps({"pid": pid}).encode())
+        if pid < 0:
+            continue
+        try:
+            _, wstatus, usage = os.wait4(pid, 0)
+            cpu = usage.ru_utime + usage.ru_stime
+        except ChildProcessError:
+            wstatus, cpu = 0, 0.0
+        sock.send(json.dumps({"pid": pid, "wstatus": wstatus, "cpu": cpu}).encode())
 
 
 class _Output:
@@ -1122,10 +1352,11 @@ def _read(fd: int) -> bytes:
 
 
 def _exited(pid: int) -> bool:
-    """Whether the child has exited (it stays unreaped for wait4)."""
+    """Whether the sample's process has exited (the zygote's child: its /proc entry is gone or a zombie)."""
     try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
         return True
 
 
@@ -1156,17 +1387,13 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     reason = None
     out_r, out_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    pid = _fork(wall)
+    pid = ZYGOTE.fork({"kind": "stdio", "workdir": workdir, "wall": wall, "nonce": nonce, "stdin_path": stdin_path},
+                      _program(code, task["code"]), (out_w, rep_w), lim)
     if pid < 0:
         for fd in (out_r, out_w, rep_r, rep_w):
             os.close(fd)
         return {"status": "sandbox_error", "duration": 0.0, "tail": "", "stdout": "", "pgid": None,
                 "error": "could not start a process for this sample (the sandbox's process limit)"}
-    if pid == 0:
-        os.close(out_r)
-        os.close(rep_r)
-        _child(task, lim, workdir, out_w, rep_w, nonce, stdin_path, code)
-        os._exit(0)
     # While the child lives, every page the runner writes is copied (the two share them until
     # then); afterwards writing one costs a third as much. So the runner first waits for the exit
     # alone, doing nothing else: a typical sample exits within that wait, its output and report
@@ -1223,17 +1450,13 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
                 reason = out.add(chunk)
                 if reason:
                     break
+    guess = _proc_cpu(pid)
     if reason:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    cpu = 0.0
-    try:
-        _, wstatus, usage = os.wait4(pid, 0)
-        cpu = usage.ru_utime + usage.ru_stime
-    except ChildProcessError:
-        wstatus = 0
+    wstatus, cpu = ZYGOTE.result(pid, guess)
     duration = time.monotonic() - start
     for fd in (out_r, rep_r, pidfd):
         try:
@@ -1299,7 +1522,7 @@ def _stdio_extended(task: dict, lim: dict, n: int, code, start: float) -> dict:
     for i, (stdin, want) in enumerate(zip(ext["inputs"], ext["outputs"], strict=True)):
         slot = n * 100000 + 50000 + i
         r = run_one(task, lim, slot, stdin_data=stdin, code=code)
-        _kill_all(r.pop("pgid"))
+        ZYGOTE.clean(r.pop("pgid"))
         _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{slot}"))
         if r["status"] != "passed":
             return {"extended": "failed", "ext_index": i, "ext_error": r["status"]}
@@ -1319,7 +1542,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
         for i, case in enumerate(cases):
             r = run_one(task, lim, n * 100000 + i, stdin_data=case["input"], code=code)
             cpu += r.get("cpu_s", 0.0)
-            _kill_all(r.pop("pgid"))
+            ZYGOTE.clean(r.pop("pgid"))
             _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n * 100000 + i}"))
             if r["status"] != "passed":
                 out = r
@@ -1338,7 +1561,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
         out["tests_passed"], out["tests_total"], out["cpu_s"] = passed, len(cases), round(cpu, 4)
     else:
         out = run_asserts(task, lim, n, code=code)
-        _kill_all(out.pop("pgid"))
+        ZYGOTE.clean(out.pop("pgid"))
         _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n}"))
         out.setdefault("tests_passed", out.get("tests_passed", 0) if out["status"] == "passed" else 0)
         out.setdefault("tests_total", 1)
@@ -1415,6 +1638,10 @@ def refusal() -> str | None:
 
 def main() -> None:
     """Read the limits, then one task per line; answer each, in order."""
+    if ZYGOTE_FLAG in sys.argv:
+        at = sys.argv.index(ZYGOTE_FLAG)
+        _zygote_main(int(sys.argv[at + 1]), sys.argv[at + 2] == "1")
+        return
     _harden()
     _runner_signals()
     why = refusal()
