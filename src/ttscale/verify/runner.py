@@ -1208,6 +1208,17 @@ class _Zygote:
         self.replace(pid)  # it stopped answering: a sample killed or stopped it
         return signal.SIGKILL, guess
 
+    def stop(self) -> None:
+        """Close the socket, so the zygote ends, and reap it (its CPU time and its samples' count in ours)."""
+        if self.sock is None:
+            return
+        self.sock.close()
+        self.sock = None
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
     def clean(self, pgid: int | None) -> None:
         """Kill and reap whatever the last sample left running."""
         if self.sock is None or self._ask({"op": "clean", "pgid": pgid}, wait=ZYGOTE_PATIENCE_S + 2.0) is None:
@@ -1693,6 +1704,8 @@ def main() -> None:
         n += 1
     if pending:
         flush()
+    ZYGOTE.stop()
+
 
 if __name__ == "__main__":
     main()
