@@ -1136,6 +1136,7 @@ class _Zygote:
     def __init__(self) -> None:
         self.sock: socket.socket | None = None
         self.pid = 0
+        self.cleaned: int | None = None  # the last sample whose leftovers the zygote killed with its result
 
     def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -1202,10 +1203,12 @@ class _Zygote:
 
     def result(self, pid: int, guess: float) -> tuple[int, float]:
         """The ended sample's wait status and CPU seconds (after the runner killed it)."""
-        reply = self._reply(ZYGOTE_PATIENCE_S)
+        reply = self._reply(ZYGOTE_PATIENCE_S + 2.0)  # it cleans up after the sample first
         if reply is not None and reply.get("pid") == pid:
+            self.cleaned = pid
             return int(reply["wstatus"]), float(reply["cpu"])
         self.replace(pid)  # it stopped answering: a sample killed or stopped it
+        self.cleaned = pid
         return signal.SIGKILL, guess
 
     def stop(self) -> None:
@@ -1220,7 +1223,9 @@ class _Zygote:
             pass
 
     def clean(self, pgid: int | None) -> None:
-        """Kill and reap whatever the last sample left running."""
+        """Kill and reap whatever the last sample left running (done already when its result came)."""
+        if pgid is not None and pgid == self.cleaned:
+            return
         if self.sock is None or self._ask({"op": "clean", "pgid": pgid}, wait=ZYGOTE_PATIENCE_S + 2.0) is None:
             self.replace(pgid)
 
@@ -1333,6 +1338,7 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             cpu = usage.ru_utime + usage.ru_stime
         except ChildProcessError:
             wstatus, cpu = 0, 0.0
+        _zygote_clean(pid, sandbox)  # what the sample left, before the runner hears it ended: no extra round trip
         sock.send(json.dumps({"pid": pid, "wstatus": wstatus, "cpu": cpu}).encode())
 
 
