@@ -44,6 +44,34 @@ def add(a, b):
                 return int(m.group(3))
     return 0
 """
+# The same without ctypes: the tests as Python objects, found by walking the stack the sample's process
+# inherited (the locals and globals of every frame above its own) and every object the collector tracks.
+# Forked from the runner, the process would start inside the runner's own call that holds the task.
+_READ_FRAMES = """import gc, re, sys
+def _texts():
+    f = sys._getframe(1)
+    while f is not None:
+        for ns in (f.f_locals, f.f_globals):
+            for v in list(ns.values()):
+                yield v
+                if isinstance(v, dict):
+                    yield from list(v.keys()) + list(v.values())
+        f = f.f_back
+    for o in gc.get_objects():
+        if isinstance(o, dict):
+            yield from list(o.keys()) + list(o.values())
+        elif isinstance(o, (list, tuple)):
+            yield from list(o)
+def add(a, b):
+    for t in _texts():
+        if isinstance(t, tuple):
+            t = ' '.join(x for x in t if isinstance(x, str))
+        if isinstance(t, str) and 'candidate(' in t:
+            for m in re.finditer(r'candidate[(]([-0-9]+), ([-0-9]+)[)] == ([-0-9]+)', t):
+                if (int(m.group(1)), int(m.group(2))) == (a, b):
+                    return int(m.group(3))
+    return 0
+"""
 TIMEOUT = {"timeout"}
 FAILED = {"failed"}
 LIMITED = {"timeout", "failed", "crashed", "memory"}  # any honest "did not pass"
@@ -69,6 +97,7 @@ CASES: list[tuple[str, str, set[str]]] = [
                           "    raise RuntimeError('no tests found')\n", {"failed", "timeout"}),
     ("read_runner_stdin", "def add(a, b):\n    return open('/proc/1/fd/0').read()\n", FAILED),
     ("read_tests_in_memory", _SCAN_MEMORY, FAILED),
+    ("read_tests_from_frames", _READ_FRAMES, FAILED),
     ("socket_localhost", "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 8000), timeout=1)\n"
                          "    return a + b\n", FAILED),
     ("dns_lookup", "import socket\ndef add(a, b):\n    socket.gethostbyname('example.com')\n    return a + b\n",

@@ -10,12 +10,14 @@ non-dumpable, so samples cannot open its /proc entries (fds, memory, environment
 is /dev/null.
 
 Per sample: the runner compiles the program (up to PRECOMPILE_MAX characters; compiling runs none of
-it) and forks once; the child starts a new session, gets its own working directory, rlimits (CPU
-time, address space, file size, open files, processes, no core dumps), stdout/stderr into a pipe
-whose size the runner caps, and runs the code with exec(). Common standard-library modules are
-imported once by the runner (PRELOAD), so children find them loaded. After each sample the runner
-kills every process in the namespace but itself (kill(-1)), reaps them, and wipes /tmp and /dev/shm,
-so nothing a sample started can touch the next one.
+it) and the zygote (_Zygote: a fresh interpreter the runner starts once, which never holds a test,
+so a sample cannot read the tests from memory or frames it inherited) forks once; the child starts a
+new session, gets its own working directory, rlimits (CPU time, address space, file size, open
+files, processes, no core dumps), stdout/stderr into a pipe whose size the runner caps, and runs the
+code with exec(). Common standard-library modules are imported once by the zygote (PRELOAD), so
+children find them loaded. After each sample the zygote kills every process in the namespace but
+the runner and itself (kill(-1)) and reaps them, and the runner wipes /tmp and /dev/shm, so nothing
+a sample started can touch the next one.
 
 Plain semantics: a sample runs as `python3 program.py` would run it in a fresh interpreter: compiled
 with no inherited __future__ flags, as the globals of a new `__main__` module (the builtins module,
@@ -510,9 +512,10 @@ class Sample:
     (a fraction of a second, which RLIMIT_CPU cannot express: read from /proc every 10 ms). The
     descriptors are non-blocking, so no sample can make the runner wait past its deadline."""
 
-    def __init__(self, pid: int, req_w: int, ans_r: int, out_r: int, out: _Output, deadline: float, lim: dict,
+    def __init__(self, req_w: int, ans_r: int, out_r: int, out: _Output, deadline: float, lim: dict,
                  cpu_limit: float | None = None) -> None:
-        self.pid, self.req_w, self.ans_r, self.out_r, self.out = pid, req_w, ans_r, out_r, out
+        self._pid: int | None = None  # the zygote's reply, read when first needed (_Zygote.fork)
+        self.req_w, self.ans_r, self.out_r, self.out = req_w, ans_r, out_r, out
         self.deadline, self.lim, self.cpu_limit = deadline, lim, cpu_limit
         self.buf = bytearray()
         self.stop: tuple[str, str] | None = None
@@ -521,16 +524,24 @@ class Sample:
         for fd in (req_w, ans_r, out_r):
             os.set_blocking(fd, False)
 
+    @property
+    def pid(self) -> int:
+        """The sample's pid, as the zygote reported it; -1 if it could not start the process."""
+        if self._pid is None:
+            self._pid = ZYGOTE.forked(float(self.lim["wall_s"]))
+        return self._pid
+
     def cpu(self) -> float:
         """The sample's CPU time so far (user + system, in clock ticks of 10 ms), from /proc."""
-        return _proc_cpu(self.pid)
+        return _proc_cpu(self.pid) if self.pid > 0 else 0.0
 
     def halt(self, status: str, error: str) -> _Stop:
         """Kill the sample and remember why (the first reason stands)."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        if self.pid > 0:  # never kill(-1)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self.stop is None:
             self.stop = (status, error)
         return _Stop(*self.stop)
@@ -573,7 +584,8 @@ class Sample:
                 if self.cpu() >= RENICE_AFTER_S:
                     self.renice_at = None
                     try:
-                        os.setpriority(os.PRIO_PGRP, self.pid, 19)
+                        if self.pid > 0:
+                            os.setpriority(os.PRIO_PGRP, self.pid, 19)
                     except OSError:
                         pass
             wait = left if self.renice_at is None else min(left, max(self.renice_at - now, 0.001))
@@ -681,32 +693,36 @@ class Sample:
         except OSError:
             pass
         until = min(self.deadline, time.monotonic() + patience)
-        fd = _pidfd(self.pid)
-        exited = False
-        try:
-            while not exited:
-                left = until - time.monotonic()
-                if left <= 0:
-                    break
-                if fd is None and _exited(self.pid):
-                    exited = True
-                    break
-                rfds = [x for x in (self.out_r, fd) if x is not None]
-                ready = select.select(rfds, [], [], left if fd is not None else min(left, 0.005))[0]
-                if self.out_r is not None and self.out_r in ready:
-                    self.drain()
-                exited = fd is not None and fd in ready
-        except _Stop:
-            pass
-        finally:
-            if fd is not None:
-                os.close(fd)
-        guess = self.cpu()  # what the zygote reports instead, unless a sample has taken it down
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        wstatus, cpu = ZYGOTE.result(self.pid, guess)
+        pid = self.pid
+        if pid < 0:  # the zygote could not start it: nothing ran, nothing to kill
+            exited, wstatus, cpu = False, 0, 0.0
+        else:
+            # The zygote reports the exit (after it cleaned up after the sample): one wake-up for the
+            # runner, where a pidfd and then the zygote's report would be two.
+            exited, report = False, None
+            try:
+                while ZYGOTE.sock is not None:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    rfds = [x for x in (self.out_r, ZYGOTE.sock) if x is not None]
+                    ready = select.select(rfds, [], [], left)[0]
+                    if self.out_r is not None and self.out_r in ready:
+                        self.drain()
+                    if ZYGOTE.sock in ready:
+                        report = ZYGOTE.ended(pid)
+                        exited = report is not None
+                        break
+            except _Stop:
+                pass
+            if report is None:  # not ended in time (or the zygote broke): kill it, then hear the zygote
+                guess = self.cpu()  # what the zygote reports instead, unless a sample has taken it down
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                report = ZYGOTE.result(pid, guess)
+            wstatus, cpu = report
         try:
             self.drain()  # what it wrote before it exited (a process it left may write on: not waited for)
         except _Stop:
@@ -825,23 +841,19 @@ class _Guard:
         sys.stdout, sys.stderr = self.saved
 
 
-def _start_sample(task: dict, lim: dict, workdir: str, code, out: _Output, deadline: float) -> Sample | None:
+def _start_sample(task: dict, lim: dict, workdir: str, code, out: _Output, deadline: float) -> Sample:
     """Start the sample's process from the zygote (which never held a test, so the child starts from a
-    pristine interpreter with nothing to read the tests from); None if the process limit stays
-    exhausted."""
+    pristine interpreter with nothing to read the tests from). If it could not (the process limit
+    stayed exhausted), its pid is -1 and its channel ends at once."""
     out_r, out_w = os.pipe()
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
-    pid = ZYGOTE.fork({"kind": "asserts", "workdir": workdir, "wall": float(lim["wall_s"])},
-                      _program(code, task["code"]), (out_w, req_r, ans_w), lim)
+    ZYGOTE.request({"kind": "asserts", "workdir": workdir, "wall": float(lim["wall_s"])},
+                   _program(code, task["code"]), (out_w, req_r, ans_w), lim)
     for fd in (out_w, req_r, ans_w):
         os.close(fd)
-    if pid < 0:
-        for fd in (out_r, req_w, ans_r):
-            os.close(fd)
-        return None
     limit = task.get("cpu_limit_s")
-    return Sample(pid, req_w, ans_r, out_r, out, deadline, lim, float(limit) if limit else None)
+    return Sample(req_w, ans_r, out_r, out, deadline, lim, float(limit) if limit else None)
 
 
 def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
@@ -862,9 +874,6 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
     if ext:
         extended_cases(ext)  # trusted literals, parsed once per distinct set
     sample = _start_sample(task, lim, workdir, code, out, start + float(lim["wall_s"]))
-    if sample is None:
-        return {"status": "sandbox_error", "duration": 0.0, "tail": "", "pgid": None, "cpu_s": 0.0,
-                "error": "could not start a process for this sample (the sandbox's process limit)"}
     status: dict = {}
     stage = "base"
     try:
@@ -919,13 +928,16 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
             status = {"status": "failed", "error": text}
     died = status.get("status") == "died"
     exited, wstatus, cpu = sample.end(float("inf") if died else 0.2)
-    if died:
+    if sample.pid < 0:
+        status = {"status": "sandbox_error",
+                  "error": "could not start a process for this sample (the sandbox's process limit)"}
+    elif died:
         status = _death(wstatus, cpu, lim) if exited else \
             {"status": "timeout", "error": f"wall time limit of {lim['wall_s']} s"}
     if status["status"] != "passed":
         status["tests_passed"], status["tests_total"] = counter[0], total
     return {**status, "duration": time.monotonic() - start, "tail": out.tail.decode("utf-8", "replace"),
-            "pgid": sample.pid, "cpu_s": round(cpu, 4)}
+            "pgid": sample.pid if sample.pid > 0 else None, "cpu_s": round(cpu, 4)}
 
 
 def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: str, stdin_path: str | None,
@@ -1016,7 +1028,7 @@ def _kill_all(pgid: int | None = None) -> None:
     try:
         if IN_SANDBOX:
             os.kill(-1, signal.SIGKILL)
-        elif pgid:
+        elif pgid and pgid > 0:  # never killpg(-1), which is kill(1)
             os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
@@ -1201,6 +1213,39 @@ class _Zygote:
         finally:
             os.close(program)
 
+    def request(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> None:
+        """Ask for a new sample process running `program` with `fds`, without waiting for the reply: the
+        runner reads the pid when it first needs it (`forked`), the sample meanwhile starting."""
+        head = {**head, "op": "fork", "rlimits": lim.get("rlimits") or rlimits(lim)}
+        try:
+            for _ in range(2):  # a zygote a sample broke is replaced once
+                if self.sock is None:
+                    self.start()
+                try:
+                    socket.send_fds(self.sock, [json.dumps(head).encode()], [program, *fds])
+                    return
+                except OSError:
+                    self.replace(None)
+        finally:
+            os.close(program)
+
+    def forked(self, wall: float) -> int:
+        """The pid of the process `request` asked for; -1 if none could start."""
+        reply = self._reply(wall + ZYGOTE_PATIENCE_S)
+        if reply is None or "pid" not in reply:
+            self.replace(None)
+            return -1
+        return int(reply["pid"])
+
+    def ended(self, pid: int) -> tuple[int, float] | None:
+        """The zygote's report that `pid` ended (it has cleaned up after it): (wait status, CPU
+        seconds), or None if what came is not that report."""
+        reply = self._reply(ZYGOTE_PATIENCE_S)
+        if reply is not None and reply.get("pid") == pid and "wstatus" in reply:
+            self.cleaned = pid
+            return int(reply["wstatus"]), float(reply["cpu"])
+        return None
+
     def result(self, pid: int, guess: float) -> tuple[int, float]:
         """The ended sample's wait status and CPU seconds (after the runner killed it)."""
         reply = self._reply(ZYGOTE_PATIENCE_S + 2.0)  # it cleans up after the sample first
@@ -1239,7 +1284,7 @@ def _zygote_clean(pgid: int | None, sandbox: bool) -> None:
     try:
         if sandbox:
             os.kill(-1, signal.SIGKILL)
-        elif pgid:
+        elif pgid and pgid > 0:  # never killpg(-1), which is kill(1)
             os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
