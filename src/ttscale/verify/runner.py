@@ -1023,10 +1023,12 @@ def _report(fd: int, status: dict) -> None:
     os._exit(0)
 
 
-def _kill_all(pgid: int | None = None) -> None:
-    """Kill every process we may signal except ourselves (in the sandbox), then reap all children."""
+def _kill_all(pgid: int | None = None, sandbox: bool = IN_SANDBOX) -> None:
+    """Kill every process we may signal except ourselves (in the sandbox: PID 1, the runner, cannot
+    be killed from inside its namespace), else the sample's process group; then reap all children
+    (the zygote's: it is their subreaper)."""
     try:
-        if IN_SANDBOX:
+        if sandbox:
             os.kill(-1, signal.SIGKILL)
         elif pgid and pgid > 0:  # never killpg(-1), which is kill(1)
             os.killpg(pgid, signal.SIGKILL)
@@ -1278,28 +1280,6 @@ class _Zygote:
 ZYGOTE = _Zygote()
 
 
-def _zygote_clean(pgid: int | None, sandbox: bool) -> None:
-    """In the zygote: kill every process it may signal but itself and PID 1 (the runner) in the
-    sandbox, else the sample's process group; then reap its children (it is their subreaper)."""
-    try:
-        if sandbox:
-            os.kill(-1, signal.SIGKILL)
-        elif pgid and pgid > 0:  # never killpg(-1), which is kill(1)
-            os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-    deadline = time.monotonic() + 2.0
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.001)
-
-
 def _zygote_child(head: dict, fds: list[int]) -> None:
     """The sample's process, fresh from the zygote; never returns."""
     program, *pipes = fds
@@ -1366,10 +1346,10 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
         if head["op"] == "clean":
             for x in fds:
                 os.close(x)
-            _zygote_clean(head.get("pgid"), sandbox)
+            _kill_all(head.get("pgid"), sandbox)
             sock.send(b'{"ok": true}')
             continue
-        pid = _fork(float(head["wall"]), clean=lambda: _zygote_clean(None, sandbox))
+        pid = _fork(float(head["wall"]), clean=lambda: _kill_all(None, sandbox))
         if pid == 0:
             sock.close()
             _zygote_child(head, fds)
@@ -1383,7 +1363,7 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             cpu = usage.ru_utime + usage.ru_stime
         except ChildProcessError:
             wstatus, cpu = 0, 0.0
-        _zygote_clean(pid, sandbox)  # what the sample left, before the runner hears it ended: no extra round trip
+        _kill_all(pid, sandbox)  # what the sample left, before the runner hears it ended: no extra round trip
         sock.send(json.dumps({"pid": pid, "wstatus": wstatus, "cpu": cpu}).encode())
 
 
