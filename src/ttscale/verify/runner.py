@@ -514,7 +514,7 @@ class Sample:
 
     def __init__(self, req_w: int, ans_r: int, out_r: int, out: _Output, deadline: float, lim: dict,
                  cpu_limit: float | None = None) -> None:
-        self._pid: int | None = None  # the zygote's reply, read when first needed (_Zygote.fork)
+        self._pid: int | None = None  # the zygote's reply, read when first needed (_Zygote.forked)
         self.req_w, self.ans_r, self.out_r, self.out = req_w, ans_r, out_r, out
         self.deadline, self.lim, self.cpu_limit = deadline, lim, cpu_limit
         self.buf = bytearray()
@@ -1072,15 +1072,16 @@ def _wipe(workdir: str) -> None:
                 pass
 
 
-def _fork(patience: float, clean=_kill_all) -> int:
-    """os.fork(), retrying while the process limit is exhausted (a previous sample's fork bomb is
-    still being reaped); -1 if it stays exhausted."""
+def _fork(patience: float, sandbox: bool) -> int:
+    """The zygote's os.fork(), retrying while the process limit is exhausted (a previous sample's fork
+    bomb is still being reaped: killed again each time, `sandbox` as for _kill_all); -1 if it stays
+    exhausted."""
     deadline = time.monotonic() + patience
     while True:
         try:
             return os.fork()
         except BlockingIOError:
-            clean()
+            _kill_all(None, sandbox)
             if time.monotonic() > deadline:
                 return -1
             time.sleep(0.05)
@@ -1204,16 +1205,8 @@ class _Zygote:
 
     def fork(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> int:
         """The pid of a new sample process running `program` with `fds`; -1 if none could start."""
-        head = {**head, "op": "fork", "rlimits": lim.get("rlimits") or rlimits(lim)}
-        try:
-            for _ in range(2):  # a zygote a sample broke is replaced once
-                reply = self._ask(head, (program, *fds), float(head["wall"]) + ZYGOTE_PATIENCE_S)
-                if reply is not None:
-                    return int(reply["pid"])
-                self.replace(None)
-            return -1
-        finally:
-            os.close(program)
+        self.request(head, program, fds, lim)
+        return self.forked(float(head["wall"]))
 
     def request(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> None:
         """Ask for a new sample process running `program` with `fds`, without waiting for the reply: the
@@ -1239,10 +1232,10 @@ class _Zygote:
             return -1
         return int(reply["pid"])
 
-    def ended(self, pid: int) -> tuple[int, float] | None:
+    def ended(self, pid: int, wait: float = ZYGOTE_PATIENCE_S) -> tuple[int, float] | None:
         """The zygote's report that `pid` ended (it has cleaned up after it): (wait status, CPU
         seconds), or None if what came is not that report."""
-        reply = self._reply(ZYGOTE_PATIENCE_S)
+        reply = self._reply(wait)
         if reply is not None and reply.get("pid") == pid and "wstatus" in reply:
             self.cleaned = pid
             return int(reply["wstatus"]), float(reply["cpu"])
@@ -1250,10 +1243,9 @@ class _Zygote:
 
     def result(self, pid: int, guess: float) -> tuple[int, float]:
         """The ended sample's wait status and CPU seconds (after the runner killed it)."""
-        reply = self._reply(ZYGOTE_PATIENCE_S + 2.0)  # it cleans up after the sample first
-        if reply is not None and reply.get("pid") == pid:
-            self.cleaned = pid
-            return int(reply["wstatus"]), float(reply["cpu"])
+        report = self.ended(pid, ZYGOTE_PATIENCE_S + 2.0)  # it cleans up after the sample first
+        if report is not None:
+            return report
         self.replace(pid)  # it stopped answering: a sample killed or stopped it
         self.cleaned = pid
         return signal.SIGKILL, guess
@@ -1349,7 +1341,7 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             _kill_all(head.get("pgid"), sandbox)
             sock.send(b'{"ok": true}')
             continue
-        pid = _fork(float(head["wall"]), clean=lambda: _kill_all(None, sandbox))
+        pid = _fork(float(head["wall"]), sandbox)
         if pid == 0:
             sock.close()
             _zygote_child(head, fds)
