@@ -33,6 +33,3 @@ rule generate:
         "generate"
     script:
         "../scripts/generate.py"
-
-
-ALL_TARGETS += [path for run in RUNS for path in stage_shards("samples", run)]

@@ -9,13 +9,16 @@
 from ttscale.ledger import ledger_runs
 
 LEDGER_RUNS = ledger_runs(config, RUNS, RUN_SCORERS, FREE_SCORERS)
+ADAPTIVE_LEDGER_RUNS = [r for r in LEDGER_RUNS if (r["model"], r["dataset"], r["sampling"]) in ADAPTIVE]
 
 
 rule ledger:
     input:
+        # a run's aggregate follows every shard the ledger reads (its params), so one file per run
+        # orders the job; an adaptive run's later rounds are known only from its decisions, which
+        # this input waits for (a param may depend on a checkpoint only through an input)
         samples=[r["samples"] for r in LEDGER_RUNS],
-        verdicts=lambda w: [p for r in with_rounds(LEDGER_RUNS) for p in r["verdict_shards"]],
-        search=[p for r in LEDGER_RUNS if r["strategy"] for p in r["sample_shards"]],
+        rounds=lambda w: [p for r in with_rounds(ADAPTIVE_LEDGER_RUNS) for p in r["verdict_shards"]],
     output:
         ledger=f"{EXP}/analysis/ledger.parquet",
         measured=f"{EXP}/analysis/measured.parquet",

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln
 
 from ttscale.errors import ConfigError
 from ttscale.registry import Registry
@@ -66,6 +65,10 @@ def round_sizes(ends: np.ndarray) -> np.ndarray:
 
 def _log_ratio(b: np.ndarray, j: np.ndarray, x: np.ndarray) -> np.ndarray:
     """log C(b - j, x) / C(b, x) (-inf where b - j < x), broadcast."""
+    # imported here: the planner imports this module (round schedules) on every Snakemake start,
+    # and scipy.special alone costs it a few tenths of a second
+    from scipy.special import gammaln
+
     m = b - j
     ok = m >= x
     safe_m = np.where(ok, m, x)
