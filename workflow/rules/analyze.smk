@@ -59,9 +59,11 @@ rule analyze:
 
 rule compare:
     input:
-        # one table of each run's analyze job orders this job after it (a job writes all its tables
-        # or none); the script reads every table named in params.runs
-        [f"{EXP}/analysis/{r.partition()}/{RUN_TABLES[0]}.parquet" for r in RUNS],
+        expand(
+            f"{EXP}/analysis/model={{run.model}}/dataset={{run.dataset}}/sampling={{run.key}}/{{table}}.parquet",
+            run=RUNS,
+            table=RUN_TABLES,
+        ),
     output:
         **{t: f"{EXP}/analysis/{t}.parquet" for t in EXP_TABLES},
     params:

@@ -33,3 +33,6 @@ rule generate:
         "generate"
     script:
         "../scripts/generate.py"
+
+
+ALL_TARGETS += [path for run in RUNS for path in stage_shards("samples", run)]

@@ -61,12 +61,11 @@ JUDGEMENT_OUTPUTS = [report(p, **kw) for p, kw in judgement_files(f"{EXP}/report
 
 rule judgement_report:
     input:
-        # one output of each run's analyze job orders this job after it; the listings are its params
         summaries=[f"{EXP}/analysis/{r.partition()}/judgement_summary.parquet" for r in JUDGEMENT_RUNS],
+        samples=[f"{EXP}/analysis/{r.partition()}/judgement_samples.parquet" for r in JUDGEMENT_RUNS],
     output:
         JUDGEMENT_OUTPUTS,
     params:
-        samples=[f"{EXP}/analysis/{r.partition()}/judgement_samples.parquet" for r in JUDGEMENT_RUNS],
         settings=tkeys.canonical(config["report"]),
         out_dir=lambda w, output: str(Path(output[0]).parents[1]),
     conda:

@@ -62,3 +62,11 @@ use rule score as score_free with:
 
 
 ruleorder: score_free > score
+
+
+ALL_TARGETS += [
+    p
+    for scorer in config["scorers"]
+    for run in tplan.scored_runs(config, RUNS, scorer)
+    for p in stage_shards("scores", run, scorer)
+]

@@ -46,4 +46,5 @@ rule audit:
         "../scripts/audit.py"
 
 
+ALL_TARGETS += [path for run in RUNS for path in stage_shards("verdicts", run)]
 ALL_TARGETS += expand(f"{EXP}/audit/{{dataset}}.parquet", dataset=config["datasets"])

@@ -5,5 +5,5 @@ from ttscale.report.imperfect import make_judgement_report
 from ttscale.snake import run_script
 
 run_script(snakemake, make_judgement_report, summaries=list(snakemake.input.summaries),
-           samples=list(snakemake.params.samples), out_dir=snakemake.params.out_dir,
+           samples=list(snakemake.input.samples), out_dir=snakemake.params.out_dir,
            digits=report_settings(snakemake.params.settings)["digits"])
