@@ -9,7 +9,6 @@ shards (samples are seeded per index and batch-invariant in float32)."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from workflow_utils import SNAKEMAKE, planned, snakemake, write_config
+from workflow_utils import SNAKEMAKE, log_jobs, planned, snakemake, write_config
 
 from ttscale.analysis.adaptive import coverage_values
 from ttscale.analysis.rounds import read_decision, round_ends, round_successes
@@ -90,15 +89,9 @@ def killed_and_resumed(tmp_path_factory, embedded_model):
     return wd, cfg, before, block, log, env
 
 
-def _job_wildcards(log: str, rule: str) -> str:
-    """The wildcard lines of the jobs of `rule` in a Snakemake console log."""
-    out, current = [], None
-    for line in log.splitlines():
-        if m := re.match(r"^\s*(?:local)?rule (\w+):", line):
-            current = m.group(1)
-        elif current == rule and line.strip().startswith("wildcards:"):
-            out.append(line)
-    return "\n".join(out)
+def _generated_blocks(log: str) -> str:
+    """The wildcards of every generate job in a Snakemake console log."""
+    return "\n".join(j.get("wildcards", "") for j in log_jobs(log) if j["rule"] == "generate")
 
 
 def test_kill_mid_round_resumes_without_redoing_finished_rounds(killed_and_resumed):
@@ -111,9 +104,9 @@ def test_kill_mid_round_resumes_without_redoing_finished_rounds(killed_and_resum
     after = _state(wd)
     for path, (mtime, data) in before.items():  # nothing finished was written again
         assert after[path] == (mtime, data), f"{path} was redone"
-    assert f"block={block.removesuffix('.parquet')}" in _job_wildcards(log, "generate")  # the killed block reran
+    assert f"block={block.removesuffix('.parquet')}" in _generated_blocks(log)  # the killed block reran
     # round 0's samples were not generated again (its other stages may have been left to do at the kill)
-    assert "p00000-00004_s000000-000002" not in _job_wildcards(log, "generate"), log[-4000:]
+    assert "p00000-00004_s000000-000002" not in _generated_blocks(log), log[-4000:]
     assert (wd / EXP / "samples" / part / block).exists()
 
 

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from workflow_utils import SNAKEMAKE, planned, snakemake, write_config
+from workflow_utils import SNAKEMAKE, log_jobs, planned, snakemake, write_config
 
 from ttscale.config import validate
 from ttscale.plan import runs
@@ -246,24 +246,13 @@ def test_analysis_reruns_for_prices_not_engine_settings(done):
     assert len(jobs["analyze"]) == 2 * (6 + 2 + 2)  # two runs: 6 analysis, 2 aggregate and 2 judgement tables each
 
 
-def _jobs(out: str) -> list[dict[str, str]]:
-    """Every job of a dry run's log: its rule, wildcards and resources."""
-    jobs: list[dict[str, str]] = []
-    for line in out.splitlines():
-        if m := re.match(r"^\s*(?:local)?rule (\w+):\s*$", line):
-            jobs.append({"rule": m.group(1)})
-        elif jobs and (m := re.match(r"^\s+(wildcards|resources): (.*)$", line)):
-            jobs[-1][m.group(1)] = m.group(2)
-    return jobs
-
-
 @pytest.mark.parametrize("profile", ["local", "slurm"])
 def test_model_free_scorers_ask_for_no_gpu(done, profile):
     wd, cfg = done
     cmd = [SNAKEMAKE, "--profile", f"profiles/{profile}", "--configfile", str(cfg), "-n", "--forceall"]
     proc = subprocess.run(cmd, cwd=wd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    scoring = [j for j in _jobs(proc.stdout + proc.stderr) if "scorer=" in j.get("wildcards", "")]
+    scoring = [j for j in log_jobs(proc.stdout + proc.stderr) if "scorer=" in j.get("wildcards", "")]
     judge = [j for j in scoring if "scorer=judge" in j["wildcards"]]
     free = [j for j in scoring if "scorer=logprob" in j["wildcards"]]
     assert len(judge) == len(free) == 6

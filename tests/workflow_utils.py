@@ -13,6 +13,7 @@ import yaml
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 _RULE = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):\s*$")
 _OUTPUT = re.compile(r"^\s+output: (.*)$")
+_JOB_FIELD = re.compile(r"^\s+(wildcards|resources): (.*)$")
 
 
 def write_config(workdir: Path, config: dict, name: str = "test.yaml") -> Path:
@@ -29,6 +30,17 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True, t
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}")
     return out
+
+
+def log_jobs(out: str) -> list[dict[str, str]]:
+    """Every job of a Snakemake console log (a dry run's or a real run's): its rule, wildcards and resources."""
+    jobs: list[dict[str, str]] = []
+    for line in out.splitlines():
+        if m := _RULE.match(line):
+            jobs.append({"rule": m.group(1)})
+        elif jobs and (m := _JOB_FIELD.match(line)):
+            jobs[-1][m.group(1)] = m.group(2)
+    return jobs
 
 
 def planned(workdir: Path, configfile: Path, *args: str) -> dict[str, list[str]]:
