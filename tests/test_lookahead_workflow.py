@@ -46,7 +46,7 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     cfg = write_config(workdir, config)
     snakemake(workdir, cfg)
     exp = workdir / "results" / "look"
-    shard = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=look.n4-*/*.parquet"))
+    shard = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=look-*/*.parquet"))
     rows = pq.read_table(shard).to_pylist()
     assert len(rows) == 2 * 4 and {r["strategy"] for r in rows} == {"look"}
     for r in rows:
@@ -56,8 +56,8 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     strategies = pq.read_table(exp / "analysis" / "strategy_points.parquet").to_pylist()
     assert {"best-of-N", "beam", "look"} <= {p["family"] for p in strategies}
     ledger = pq.read_table(exp / "analysis" / "ledger.parquet").to_pylist()
-    steps = {r["sampling"].split(".")[0]: r for r in ledger if r["stage"] == "search_scoring"}
-    gen = {r["sampling"].split(".")[0]: r for r in ledger if r["stage"] == "generate"}
+    steps = {r["sampling"].split("-")[0]: r for r in ledger if r["stage"] == "search_scoring"}
+    gen = {r["sampling"].split("-")[0]: r for r in ledger if r["stage"] == "generate"}
     assert set(steps) == {"beam", "look"} and all(r["flops"] > 0 for r in steps.values())
     # rollouts: lookahead generated and scored more than beam search at the same N
     assert gen["look"]["tokens"] > gen["beam"]["tokens"]
@@ -80,7 +80,7 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     costs = pq.read_table(exp / "analysis" / "costs.parquet").to_pylist()
     for strategy in ("beam", "look"):
         mine = [c for c in costs if c["sampling"].startswith(f"{strategy}.n4-")]
-        shard = next((exp / "samples").glob(f"model=smollm2/dataset=arith/sampling={strategy}.n4-*/*.parquet"))
+        shard = next((exp / "samples").glob(f"model=smollm2/dataset=arith/sampling={strategy}-*/*.parquet"))
         scored = {r["problem_id"]: r["search_scored_tokens"] for r in pq.read_table(shard).to_pylist()}
         assert len(mine) == 2 and all(c["search_scored_tokens"] == scored[c["problem_id"]] for c in mine)
         assert all(c["search_scorer_flops"] == pytest.approx(2 * n_prm * c["search_scored_tokens"]) for c in mine)
@@ -92,9 +92,9 @@ def test_lookahead_through_the_workflow(workdir, embedded_model, repo):
     # beam search's answers carry the PRM's score of every step: no score job for them, and the aggregate's
     # PRM columns are the search's own (lookahead's answers get a score job)
     scored = {p.parent.name.split("-")[0] for p in (exp / "scores" / "scorer=prm").rglob("*.parquet")}
-    assert scored == {"sampling=default", "sampling=look.n4"}
-    agg = next((exp / "aggregate").glob("model=smollm2/dataset=arith/sampling=beam.n4-*/samples.parquet"))
-    shard = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=beam.n4-*/*.parquet"))
+    assert scored == {"sampling=default", "sampling=look"}
+    agg = next((exp / "aggregate").glob("model=smollm2/dataset=arith/sampling=beam-*/samples.parquet"))
+    shard = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=beam-*/*.parquet"))
     steps = {(r["problem_id"], r["sample_index"]): r["step_scores"] for r in pq.read_table(shard).to_pylist()}
     for r in pq.read_table(agg).to_pylist():
         own = steps[(r["problem_id"], r["sample_index"])]

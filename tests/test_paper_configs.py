@@ -113,7 +113,7 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
         assert kinds == {"beam", "revisions", "lookahead"}
         assert {config["strategies"][r.strategy].get("lookahead") for r in runs
                 if r.strategy and config["strategies"][r.strategy]["kind"] == "lookahead"} == {3}
-        assert max(r.budget for r in runs if r.strategy) == 256
+        assert max(max(r.budgets) for r in runs if r.strategy) == 256
         assert {r.model for r in runs if r.strategy} == {"llama31_8b_it"}
         assert config["analysis"]["bins"]["quantiles"] == 5
         for r in runs:  # beam search's answers keep its PRM's step scores; lookahead's are scored again
@@ -125,8 +125,10 @@ def paper_facts(name: str, config: dict, runs: list[tplan.Run]) -> None:
         assert {r.dataset: r.n_problems for r in runs} == {"math500": 500, "aime24": 30}
         assert len(config["models"]) == 10 and len(config["scorers"]) == 4
         searches = {(r.model, r.dataset, config["strategies"][r.strategy]["kind"],
-                     config["strategies"][r.strategy]["scorer"], r.budget) for r in runs if r.strategy}
+                     config["strategies"][r.strategy]["scorer"], b) for r in runs if r.strategy for b in r.budgets}
         assert len(searches) == 10 * 2 * 2 * 4 * 4  # policies x datasets x {beam, dvts} x PRMs x budgets
+        # one run (one job per problem block) spans a search's budgets
+        assert len([r for r in runs if r.strategy]) == 10 * 2 * 2 * 4
         assert {b for *_, b in searches} == {4, 16, 64, 256}
         for r in runs:  # a search is scored by the PRM that guided it; best-of-N by every PRM
             scorers = {s for s in config["scorers"] if tplan.scores_run(config["scorers"][s], r)}

@@ -26,8 +26,9 @@ def test_example_config_plans_budget_forcing_and_the_sequential_report(workdir, 
     assert budgets == [512, 1024, 2048, 4096, 8192, 16384]
     runs = tplan.runs(config, workdir)
     forced = [r for r in runs if r.strategy]
-    assert len(forced) == 6 * 2 * 2  # thinking budgets x N in {1, 8} x datasets
-    assert len({r.key for r in forced}) == len(forced)  # every budget its own directory
+    assert len(forced) == 6 * 2  # thinking budgets x datasets, each run spanning N in {1, 8}
+    assert all(r.budgets == (1, 8) and r.samples_per_problem == 9 for r in forced)
+    assert len({r.key for r in forced}) == len(forced)  # every thinking budget its own directory
     jobs = planned(workdir, workdir / "config" / "reasoning" / "r1_distill.yaml")
     exp = experiment_dir(config)
     assert set(jobs["generate"]) == {p for r in runs for p in tplan.shards(config, "samples", r)}

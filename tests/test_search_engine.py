@@ -3,13 +3,15 @@ generator, the test PRM and the SmolLM2 judge as step scorers (meaningless score
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 
 from ttscale.config import check, validate
 from ttscale.errors import ConfigError
 from ttscale.generate import BACKENDS
-from ttscale.io import write_table
+from ttscale.io import read_metadata, write_table
 from ttscale.models.build import build
 from ttscale.plan import runs
 from ttscale.problems import build_problems
@@ -143,6 +145,19 @@ def test_strategies_through_the_workflow_to_the_report(workdir, embedded_model):
     config["samples_per_problem"] = 8  # best-of-N needs k = 8 too: adds one block of samples
     cfg = write_config(workdir, config)
     jobs = planned(workdir, cfg)
-    assert len(jobs["generate"]) == 2, jobs["generate"]  # the new rev.n8 run and the new sample block
-    assert all("rev.n8-" in o or "s000004-000008" in o for o in jobs["generate"])
+    # one generate job for the rev run over N = 2, 4, 8 (a new folder: its budgets are in its key) and
+    # one for the new sample block
+    assert len(jobs["generate"]) == 2, jobs["generate"]
+    assert sorted(Path(o).name for o in jobs["generate"]) == ["p00000-00004_s000000-000014.parquet",
+                                                              "p00000-00004_s000004-000008.parquet"]
     assert yaml.safe_load(cfg.read_text())["strategies"]["rev"]["budgets"] == [2, 4, 8]
+    # run it: the answers at N = 2 and 4 come from the first run's shard, only N = 8 is searched
+    old = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=rev-*/*_s000000-000006.parquet"))
+    snakemake(workdir, cfg)
+    new = next((exp / "samples").glob("model=smollm2/dataset=arith/sampling=rev-*/*_s000000-000014.parquet"))
+    assert read_metadata(new)["reused"] == [2, 4] and read_metadata(old)["reused"] == []
+    cols = ["problem_id", "sample_index", "seed", "text", "budget"]
+    a, b = pq.read_table(old, columns=cols).to_pylist(), pq.read_table(new, columns=cols).to_pylist()
+    assert b[:len(a)] == a and {r["budget"] for r in b[len(a):]} == {8}
+    rows = pq.read_table(exp / "analysis" / "strategies.parquet").to_pylist()
+    assert {r["budget"] for r in rows} == {2, 4, 8}

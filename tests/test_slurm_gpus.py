@@ -79,7 +79,7 @@ def test_gpu_requests_follow_the_models(cluster, tmp_path):  # noqa: F811
     by_model = {}
     for target, (gpus, cpus, nodes) in jobs.items():
         model = re.search(r"model=(\w+)", target).group(1)
-        kind = "search" if "sampling=beam.n2" in target else "sampling"
+        kind = "search" if "sampling=beam-" in target else "sampling"
         by_model[(model, kind)] = gpus
         assert nodes in ("1", "1-1"), f"{target}: {nodes} nodes\n{log[-3000:]}"  # one node, one task
         assert int(cpus) == tres.host_cpus(gpus), (target, cpus)

@@ -156,12 +156,16 @@ def test_values_pivot_orders_by_problem_and_names_strangers(tmp_path):
     from ttscale.analysis.strategies import _values
 
     f = tmp_path / "values.parquet"
-    pq.write_table(pa.table({"selector": ["vote", "vote", "oracle", "vote"], "k": [1, 1, 2, 2],
-                             "problem_id": ["b", "a", "a", "c"], "value": [0.25, 0.5, 1.0, 0.75]}), f)
-    out = _values(str(f), ["a", "b", "c"])
+    # a search run's file holds each budget under its label: only the asked-for label's rows count
+    pq.write_table(pa.table({"sampling": ["b.n2-0a0a0a0a"] * 4 + ["b.n4-0a0a0a0a"],
+                             "selector": ["vote", "vote", "oracle", "vote", "vote"], "k": [1, 1, 2, 2, 1],
+                             "problem_id": ["b", "a", "a", "c", "d"], "value": [0.25, 0.5, 1.0, 0.75, 0.1]}), f)
+    out = _values(str(f), ["a", "b", "c"], "b.n2-0a0a0a0a")
     assert sorted(out) == [("oracle", 2), ("vote", 1), ("vote", 2)]
     np.testing.assert_array_equal(out[("vote", 1)], [0.5, 0.25, np.nan])
     np.testing.assert_array_equal(out[("oracle", 2)], [1.0, np.nan, np.nan])
     np.testing.assert_array_equal(out[("vote", 2)], [np.nan, np.nan, 0.75])
     with pytest.raises(DataError, match=r"values\.parquet: problem 'c' is not among"):
-        _values(str(f), ["a", "b"])
+        _values(str(f), ["a", "b"], "b.n2-0a0a0a0a")
+    with pytest.raises(DataError, match=r"values\.parquet: problem 'd' is not among"):
+        _values(str(f), ["a", "b", "c"], "b.n4-0a0a0a0a")

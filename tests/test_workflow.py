@@ -178,15 +178,20 @@ def test_adding_a_strategy_or_a_budget_plans_only_that(tiny):
     wd, _, _ = tiny
     beam = {"kind": "beam", "budgets": [4], "beam_width": 2, "scorer": "judge", "max_steps": 2}
     jobs = planned(wd, _variant(wd, lambda c: c.update(strategies={"beam": beam})))
-    assert len(jobs["generate"]) == 1 and "sampling=beam.n4-" in jobs["generate"][0]
-    assert all("sampling=beam.n4-" in p for p in jobs["verify"] + jobs["score"])
+    assert len(jobs["generate"]) == 1 and "sampling=beam-" in jobs["generate"][0]
+    assert all("sampling=beam-" in p for p in jobs["verify"] + jobs["score"])
+    first = jobs["generate"][0].split("sampling=")[1].split("/")[0]
     more = {**beam, "budgets": [4, 8]}
 
     def two_budgets(c):
         c.update(strategies={"beam": more})
 
+    # one run spans both budgets: one generate job for the block of all 4 + 8 answers, in a new folder
+    # (the answers at N = 4 are taken from the first run's shard there: test_search_engine)
     jobs = planned(wd, _variant(wd, two_budgets))
-    assert {p.split("sampling=")[1].split("-")[0] for p in jobs["generate"]} == {"beam.n4", "beam.n8"}
+    assert len(jobs["generate"]) == 1 and jobs["generate"][0].endswith("_s000000-000012.parquet")
+    assert jobs["generate"][0].split("sampling=")[1].split("/")[0] not in (first, "")
+    assert jobs["generate"][0].split("sampling=")[1].startswith("beam-")
 
 
 def test_grown_problem_block_judges_only_new_samples(tiny):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.errors import DataError
@@ -141,3 +142,20 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     meta = pq.read_schema(path).metadata or {}
     raw = meta.get(META_KEY)
     return json.loads(raw) if raw else {}
+
+
+def read_run(path: str | os.PathLike[str], columns: list[str] | None = None, sampling: str | None = None) -> pa.Table:
+    """A run's table (aggregate or analysis), only the rows of `sampling` when given: a search run's
+    tables hold every budget it spans, each under its own label (ttscale.keys.budget_label)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: file does not exist")
+    if sampling is None:
+        return pq.read_table(p, columns=columns)
+    names = pq.read_schema(p).names
+    want = None if columns is None else list(dict.fromkeys([*columns, *(["sampling"] if "sampling" in names else [])]))
+    table = pq.read_table(p, columns=want)
+    if "sampling" in names:
+        mask = pc.equal(table["sampling"], sampling)
+        table = table.filter(mask)
+    return table if columns is None else table.select(columns)

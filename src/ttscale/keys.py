@@ -131,26 +131,49 @@ def strategy_preset(config: dict[str, Any], strategy: str) -> str:
     return config["strategies"][strategy].get("sampling") or next(iter(config["sampling"]))
 
 
-def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
-                      root: Path | None = None) -> dict[str, Any]:
-    """What decides a search's answers: the sampling identity, the strategy, its scorer, the budget."""
+def strategy_identity(config: dict[str, Any], model: str, dataset: str, strategy: str,
+                      budgets: list[int] | tuple[int, ...], root: Path | None = None) -> dict[str, Any]:
+    """What decides a search run's answers: the sampling identity, the strategy, its scorer and the
+    budgets it spans (one run holds every budget of its strategy; ttscale.plan.strategy_runs)."""
     spec = config["strategies"][strategy]
     ident = sampling_identity(config, model, dataset, strategy_preset(config, strategy), root, adaptive=False)
     ident["strategy"] = _pruned(spec, STRATEGY_IDENTITY_KEYS)
     if spec["kind"] == "lookahead":  # only its own kind carries k, so other strategies keep their keys
         ident["strategy"]["lookahead"] = 1 if spec.get("lookahead") is None else spec["lookahead"]
-    ident["budget"] = budget
+    ident["budgets"] = sorted(int(b) for b in budgets)
     if spec.get("scorer"):
         scorer = resolve(config["scorers"][spec["scorer"]])
         ident["scorer"] = _pruned({k: v for k, v in scorer.items() if k not in SCORER_SELECTION})
     return ident
 
 
-def strategy_key(config: dict[str, Any], model: str, dataset: str, strategy: str, budget: int,
-                 root: Path | None = None) -> str:
-    """`<strategy>.n<budget>-<hash8>`: the directory of a search run's answers."""
-    ident = strategy_identity(config, model, dataset, strategy, budget, root)
-    return f"{strategy}.n{budget}-{fingerprint(ident)}"
+def search_identity(ident: dict[str, Any]) -> str:
+    """The fingerprint of a search run's identity without its budgets: two runs that agree on it give
+    the same answers at every budget both hold (a budget's seeds do not depend on the others), so a
+    run whose budgets changed takes the answers of the budgets it shares from the old run's shards."""
+    return fingerprint({k: v for k, v in ident.items() if k != "budgets"}, 16)
+
+
+def strategy_key(config: dict[str, Any], model: str, dataset: str, strategy: str,
+                 budgets: list[int] | tuple[int, ...], root: Path | None = None) -> str:
+    """`<strategy>-<hash8>`: the directory of a search run's answers at all of its budgets."""
+    return f"{strategy}-{fingerprint(strategy_identity(config, model, dataset, strategy, budgets, root))}"
+
+
+def budget_label(key: str, budget: int) -> str:
+    """`<strategy>.n<N>-<hash8>`: the `sampling` of one budget's rows in a search run's tables (the
+    run's folder is `key`, `<strategy>-<hash8>`)."""
+    strategy, _, digest = key.rpartition("-")
+    return f"{strategy}.n{int(budget)}-{digest}"
+
+
+def label_key(label: str) -> tuple[str, int] | None:
+    """The search run's key and the budget of a `budget_label`, or None for another sampling."""
+    head, _, digest = label.rpartition("-")
+    strategy, sep, budget = head.rpartition(".n")
+    if not sep or not budget.isdigit() or not strategy:
+        return None
+    return f"{strategy}-{digest}", int(budget)
 
 
 # --- what decides each stage's reruns ----------------------------------------------------------
@@ -290,16 +313,14 @@ def analysis_model_spec(model: dict[str, Any]) -> dict[str, Any]:
 
 def is_search_key(config: dict[str, Any], model: str, dataset: str, sampling: str,
                   root: Path | None = None) -> bool:
-    """Whether a sampling key names a search run (`<strategy>.n<budget>-<hash>`).
+    """Whether a sampling key names a search run (`<strategy>-<hash>`).
 
-    Decided by the config, not by the spelling: preset names may contain "." too (`t0.8`), and a
-    preset may even be called like a strategy run (`beam.n4`); the hash tells them apart.
+    Decided by the config and the hash, not by the spelling: a preset may have a strategy's name.
     """
     preset = sampling.rpartition("-")[0]
     if preset in config["sampling"] and sampling_key(config, model, dataset, preset, root) == sampling:
         return False
-    strategy, _, budget = preset.rpartition(".n")
-    return strategy in (config.get("strategies") or {}) and budget.isdigit()
+    return preset in (config.get("strategies") or {})
 
 
 def scorer_cost_spec(config: dict[str, Any], scorer: str) -> dict[str, Any] | None:

@@ -66,12 +66,14 @@ def sampling_tokens(samples: pa.Table, prompt_once: bool) -> float:
 
 
 def search_tokens(sample_shards: Sequence[str | Path]) -> tuple[float, float]:
-    """(generated + sent, scored) tokens of a search run, from its shards' per-problem accounting."""
+    """(generated + sent, scored) tokens of a search run, from its shards' accounting per problem and
+    budget (a run spans its budgets, each a search of its own)."""
     spent = scored = 0.0
     for path in sample_shards:
-        t = pq.read_table(path, columns=["problem_id", "search_prompt_tokens", "search_completion_tokens",
-                                          "search_scored_tokens"])
-        per = t.group_by("problem_id").aggregate([(c, "max") for c in t.column_names[1:]])
+        cols = ["search_prompt_tokens", "search_completion_tokens", "search_scored_tokens"]
+        keys = ["problem_id", *(["budget"] if "budget" in pq.read_schema(path).names else [])]
+        t = pq.read_table(path, columns=[*keys, *cols])
+        per = t.group_by(keys).aggregate([(c, "max") for c in cols])
         spent += float(pc.sum(per["search_prompt_tokens_max"]).as_py() or 0)
         spent += float(pc.sum(per["search_completion_tokens_max"]).as_py() or 0)
         scored += float(pc.sum(per["search_scored_tokens_max"]).as_py() or 0)

@@ -23,7 +23,7 @@ from ttscale.analysis.rounds import round_blocks, round_ends, settings_of
 from ttscale.blocks import Block, plan_blocks
 from ttscale.config import experiment_dir
 from ttscale.errors import DataError
-from ttscale.keys import fingerprint, sampling_key, strategy_key, strategy_preset
+from ttscale.keys import budget_label, fingerprint, sampling_key, strategy_key, strategy_preset
 from ttscale.models.families import model_spec, resolve
 from ttscale.problems import LOADERS, planned_count
 from ttscale.problems.local import JsonlLoader
@@ -42,7 +42,9 @@ class Run:
     samples_per_problem: int
     blocks: tuple[Block, ...] = field(repr=False)
     strategy: str | None = None  # a search strategy of the config; None for repeated sampling
-    budget: int | None = None
+    # a search run's budgets N, ascending: its answers per problem are the searches at each budget in
+    # turn (samples_per_problem is their sum), one block holds all of a problem's answers
+    budgets: tuple[int, ...] | None = None
     # adaptive mode (datasets.<d>.adaptive): the rounds' cumulative sample counts; `blocks` then
     # holds round 0 only, later rounds follow from the decisions (ttscale.analysis.rounds)
     ends: tuple[int, ...] | None = None
@@ -53,6 +55,15 @@ class Run:
 
     def partition(self) -> str:
         return f"model={self.model}/dataset={self.dataset}/sampling={self.key}"
+
+    def labels(self) -> list[dict[str, Any]]:
+        """A search run's budgets: each budget N, the `sampling` of its rows in the run's tables
+        (`<strategy>.n<N>-<hash8>`) and the sample index of its first answer; empty for other runs."""
+        out, first = [], 0
+        for n in self.budgets or ():
+            out.append({"budget": n, "label": budget_label(self.key, n), "first": first})
+            first += n
+        return out
 
 
 _COUNTS: dict[tuple[str, str, str], int] = {}
@@ -114,20 +125,22 @@ def check_per_model(config: dict[str, Any]) -> None:
 
 
 def strategy_runs(config: dict[str, Any], root: Path) -> list[Run]:
-    """One run per strategy x budget x model x dataset; a block holds all N answers of its problems
-    (a search cannot be split across blocks)."""
+    """One run per strategy x model x dataset, spanning the strategy's budgets; a block holds all the
+    answers of its problems at every budget (a search cannot be split across blocks, and one job per
+    block rather than per budget keeps a paper config's job count down: docs/cluster.md)."""
     out = []
     for name, spec in (config.get("strategies") or {}).items():
+        budgets = tuple(sorted({int(b) for b in spec["budgets"]}))
+        total = sum(budgets)
         for dname, ds in config["datasets"].items():
             if spec.get("datasets") and dname not in spec["datasets"]:
                 continue
             n_problems = problem_count(dname, ds, root)
+            blocks = tuple(plan_blocks(n_problems, total, total, config["problems_per_block"]))
             for model in spec.get("models") or ds.get("models") or config["models"]:
-                for budget in spec["budgets"]:
-                    blocks = tuple(plan_blocks(n_problems, budget, budget, config["problems_per_block"]))
-                    key = strategy_key(config, model, dname, name, budget, root)
-                    out.append(Run(model, dname, strategy_preset(config, name), key, n_problems, budget, blocks,
-                                   name, budget))
+                key = strategy_key(config, model, dname, name, budgets, root)
+                out.append(Run(model, dname, strategy_preset(config, name), key, n_problems, total, blocks,
+                               name, budgets))
     return out
 
 

@@ -44,6 +44,8 @@ rule analyze:
         step_scorer=analysis_step_scorer,
         # a beam or DVTS run's guide: its score columns from the search's step scores (no score job)
         search_scorer=search_scorer,
+        # a search run: each budget is analyzed as a run of its own, under its label
+        search_budgets=search_budgets,
         adaptive=adaptive_settings,
     conda:
         "../envs/ttscale.yaml"
@@ -71,8 +73,9 @@ rule compare:
         seed=config["seed"],
         runs=tkeys.canonical(
             [
-                {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | run_identity(r)
+                {t: f"{EXP}/analysis/{r.partition()}/{t}.parquet" for t in RUN_TABLES} | ident
                 for r in sorted(RUNS, key=lambda r: r.partition())
+                for ident in run_identities(r)
             ]
         ),
     conda:

@@ -50,10 +50,18 @@ wildcard_constraints:
     block=BLOCK_PATTERN,
 
 
-def run_identity(run):
-    """What the experiment-wide analysis needs to know of a run besides its tables."""
-    return {"model": run.model, "dataset": run.dataset, "sampling": run.key, "strategy": run.strategy,
-            "budget": run.budget}
+def run_identities(run):
+    """What the experiment-wide analysis needs to know of a run besides its tables: one entry per
+    budget of a search run (its rows in the run's tables are under the budget's label), else one."""
+    if run.strategy is None:
+        return [{"model": run.model, "dataset": run.dataset, "sampling": run.key, "strategy": None, "budget": None}]
+    return [{"model": run.model, "dataset": run.dataset, "sampling": b["label"], "strategy": run.strategy,
+             "budget": b["budget"]} for b in run.labels()]
+
+
+def search_budgets(wildcards):
+    """A search run's budgets, their labels and first sample indices (ttscale.plan.Run.labels), or None."""
+    return run_of(wildcards).labels() or None
 
 
 def run_of(wildcards):

@@ -29,8 +29,9 @@ if has_budget_forcing(config):
                         "samples": f"{EXP}/aggregate/{r.partition()}/samples.parquet",
                         "thinking_budget": config["strategies"][r.strategy]["thinking_budget"] if r.strategy else None,
                     }
-                    | run_identity(r)
+                    | ident
                     for r in SEQ_RUNS
+                    for ident in run_identities(r)
                 ]
             ),
         conda:
@@ -76,8 +77,9 @@ if REASONING_RUNS:
         params:
             runs=tkeys.canonical(
                 [
-                    {"samples": f"{EXP}/aggregate/{r.partition()}/samples.parquet"} | run_identity(r)
+                    {"samples": f"{EXP}/aggregate/{r.partition()}/samples.parquet"} | ident
                     for r in REASONING_RUNS
+                    for ident in run_identities(r)
                 ]
             ),
             models=lambda w: tkeys.canonical(

@@ -9,7 +9,7 @@ from ttscale.snake import run_script
 w, p, i, o = snakemake.wildcards, snakemake.params, snakemake.input, snakemake.output
 run = {"model": w.model, "dataset": w.dataset, "sampling": w.sampling}
 run_script(
-    snakemake, run_job, math=p.math,
+    snakemake, run_job, math=p.math, budgets=p.search_budgets,
     aggregate={"samples": list(i.samples), "verdicts": list(i.verdicts), "scores": dict(p.score_files),
                "problems": i.problems, "out_samples": o.aggregate_samples, "out_problems": o.aggregate_problems,
                "exclude": list(p.exclude), "samples_per_problem": p.samples_per_problem,

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.errors import DataError
@@ -374,3 +375,71 @@ def _problem_table(con: duckdb.DuckDBPyConnection, out_samples: str | Path, ptab
     ).to_arrow_table()
     con.unregister("_problems")
     return table
+
+
+def split_budgets(samples: str | Path, problems: str | Path, budgets: Sequence[Mapping[str, Any]],
+                  folder: str | Path, threads: int = 2, memory_limit: str = "2GB") -> dict[str, tuple[Path, Path]]:
+    """A search run's aggregate (every budget's answers, `sample_index` counting on across them;
+    ttscale.plan.Run.labels) split into one per budget, as a run of that budget alone would have it:
+    its answers with `sample_index` from 0 and `sampling` its label, and its own per-problem table.
+    Returns label -> (samples, problems), written under `folder`."""
+    ptable = pq.read_table(problems, columns=["problem_id", "position", "level"])
+    meta = json.loads((pq.read_schema(samples).metadata or {}).get(b"ttscale", b"{}"))
+    model, dataset = meta.get("model", ""), meta.get("dataset", "")
+    out: dict[str, tuple[Path, Path]] = {}
+    con = duckdb.connect(config={"threads": max(1, int(threads)), "memory_limit": memory_limit})
+    try:
+        names = [c for c in con.sql(f"DESCRIBE SELECT * FROM read_parquet({_q(samples)}, hive_partitioning = false)")
+                 .fetchall()]
+        cols = [c[0] for c in names]
+        for b in budgets:
+            label, first, n = str(b["label"]), int(b["first"]), int(b["budget"])
+            spath, ppath = Path(folder) / f"{label}.samples.parquet", Path(folder) / f"{label}.problems.parquet"
+            select = ", ".join(
+                f"{_q(label)} AS sampling" if c == "sampling" else
+                f"CAST(sample_index - {first} AS INTEGER) AS sample_index" if c == "sample_index" else _ident(c)
+                for c in cols)
+            kv = _q(json.dumps({**meta, "sampling": label, "budget": n}, sort_keys=True))
+            con.execute(f"COPY (SELECT {select} FROM read_parquet({_q(samples)}, hive_partitioning = false) "
+                        f"WHERE sample_index >= {first} AND sample_index < {first + n}) TO {_q(spath)} "
+                        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{ttscale: {kv}}})")
+            per_problem = _problem_table(con, spath, ptable, model, dataset, label)
+            write_table(ppath, per_problem, AGG_PROBLEMS, metadata={**meta, "sampling": label, "budget": n})
+            out[label] = (spath, ppath)
+    finally:
+        con.close()
+    return out
+
+
+def concat_parquet(parts: Sequence[str | Path], output: str | Path, metadata: dict[str, Any] | None = None) -> int:
+    """One Parquet file of `parts` (the same columns) in their order, written atomically; the first
+    part's `ttscale` metadata unless `metadata` is given. Returns the row count."""
+    tables = [pq.read_table(p) for p in parts]
+    schema = tables[0].schema
+    table = pa.concat_tables([t.cast(schema) for t in tables])
+    if metadata is not None:
+        meta = dict(schema.metadata or {})
+        meta[b"ttscale"] = json.dumps(metadata, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+    with atomic_path(output) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return table.num_rows
+
+
+def budget_parts(samples: str | Path, problems: str | Path, folder: str | Path) -> list[tuple[Path, Path]]:
+    """A run's aggregate tables as one (samples, problems) pair per run they hold: themselves for a
+    run of one `sampling`, else (a search run over several budgets) one pair per budget's label,
+    written under `folder`, for readers that take one run per file pair (ttscale.analysis.data.load_run)."""
+    labels = pq.read_table(problems, columns=["sampling"])["sampling"].unique().to_pylist()
+    if len(labels) <= 1:
+        return [(Path(samples), Path(problems))]
+    out = []
+    for label in labels:
+        pair = []
+        for kind, path in (("samples", samples), ("problems", problems)):
+            t = pq.read_table(path)
+            part = Path(folder) / f"{label}.{kind}.parquet"
+            pq.write_table(t.filter(pc.equal(t["sampling"], label)), part)
+            pair.append(part)
+        out.append((pair[0], pair[1]))
+    return out

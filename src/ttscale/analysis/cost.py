@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ttscale.errors import ConfigError
@@ -164,18 +165,24 @@ def scorer_costs(prompt_tokens: np.ndarray, completion_tokens: np.ndarray,
     return read, [{s: float(v[i]) for s, v in per.items()} for i in range(len(read))]
 
 
-def search_scored_tokens(shards: Sequence[str | Path], problem_ids: Sequence[str]) -> np.ndarray:
+def search_scored_tokens(shards: Sequence[str | Path], problem_ids: Sequence[str],
+                         budget: int | None = None) -> np.ndarray:
     """Per problem (in `problem_ids` order): every token the search's step scorer read while searching
-    (ttscale.search's `search_scored_tokens`, the same on each of a problem's answers); NaN for a
-    problem no shard has, or shards written without the column."""
+    (ttscale.search's `search_scored_tokens`, the same on each of a problem's answers at a budget), at
+    `budget` when the run spans several; NaN for a problem no shard has, or shards written without
+    the column."""
     where = {p: i for i, p in enumerate(problem_ids)}
     out = np.full(len(problem_ids), np.nan)
     for path in shards:
         names = pq.read_schema(path).names
         if "search_scored_tokens" not in names:
             continue
-        t = pq.read_table(path, columns=["problem_id", "search_scored_tokens"]).to_pydict()
-        for p, v in zip(t["problem_id"], t["search_scored_tokens"], strict=True):
+        t = pq.read_table(path, columns=["problem_id", "search_scored_tokens",
+                                         *(["budget"] if budget is not None and "budget" in names else [])])
+        if budget is not None and "budget" in names:
+            t = t.filter(pc.equal(t["budget"], budget))
+        d = t.to_pydict()
+        for p, v in zip(d["problem_id"], d["search_scored_tokens"], strict=True):
             if p in where and v is not None:
                 i = where[p]
                 out[i] = max(float(v), 0.0 if np.isnan(out[i]) else out[i])

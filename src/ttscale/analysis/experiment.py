@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 COST_NUMBERS = ("n", "n_correct", "prompt_flops", "decode_flops", "prompt_dollars", "decode_dollars")
 
 def _concat(paths: Sequence[str | Path], schema: pa.Schema) -> pa.Table:
+    """The tables at `paths`, each once (a search run's file holds all its budgets, and the run is
+    listed once per budget)."""
     tables = []
-    for p in paths:
+    for p in dict.fromkeys(str(p) for p in paths):
         if not Path(p).exists():
             raise DataError(f"{p}: file does not exist")
         tables.append(pq.read_table(p).select(schema.names).cast(schema))
@@ -173,7 +175,7 @@ def combine(run_files: Sequence[dict[str, str]], outputs: dict[str, str | Path],
             settings: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
     """Concatenate the runs' tables (sorted, so the result does not depend on the input order) and
     add the summary, compute-matched and strategy tables. `run_files`: per run, table name -> path,
-    plus for search runs `model`, `dataset`, `sampling`, `strategy` and `budget`."""
+    plus for search runs `model`, `dataset`, `sampling` (the budget's label), `strategy` and `budget`."""
     st = analysis_settings(settings)
     seed = st["seed"] if st.get("seed") is not None else seed
     keys = ["dataset", "model", "sampling"]

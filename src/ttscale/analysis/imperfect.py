@@ -18,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from ttscale.aggregate import budget_parts
 from ttscale.analysis.data import RunData, load_run
 from ttscale.analysis.estimators import group_labels
 from ttscale.analysis.passk import pass_at_k_matrix
@@ -154,14 +156,17 @@ def imperfect_experiment(runs: list[dict[str, str]], outputs: dict[str, str | Pa
                          settings: dict[str, Any] | None = None, seed: int = 0, threads: int = 1) -> dict[str, Any]:
     """The three tables over all runs (`runs`: samples and problems paths of each run's aggregate), sorted."""
     curves, problems, summary = [], [], []
-    for r in runs:
-        res = imperfect_run(r["samples"], r["problems"], settings, seed, threads)
-        if res is None:
-            log.warning("%s: no extended verdicts (no extended tests for its problems)", r["samples"])
-            continue
-        curves += res[0]
-        problems += res[1]
-        summary.append(res[2])
+    with tempfile.TemporaryDirectory(prefix="ttscale-imperfect-") as tmp:
+        for r in runs:
+            # a search run's tables hold each of its budgets as a run of its own
+            for samples, probs in budget_parts(r["samples"], r["problems"], tmp):
+                res = imperfect_run(samples, probs, settings, seed, threads)
+                if res is None:
+                    log.warning("%s: no extended verdicts (no extended tests for its problems)", r["samples"])
+                    continue
+                curves += res[0]
+                problems += res[1]
+                summary.append(res[2])
     key = ("dataset", "model", "sampling")
     curves.sort(key=lambda r: (*(r[c] for c in key), r["metric"], r["selector"], r["tests"], r["k"]))
     problems.sort(key=lambda r: (*(r[c] for c in key), r["problem_id"]))

@@ -33,7 +33,9 @@ from ttscale.errors import ConfigError, DataError
 from ttscale.io import read_table
 
 SUPPORTED = ("best", "vote")
-SEARCH_KEY = re.compile(r"^[A-Za-z0-9_]+\.n\d+-[0-9a-f]{8}$")  # ttscale.keys.strategy_key
+# a budget of a search run: its label `<strategy>.n<N>-<hash>` (ttscale.keys.budget_label), whose answers
+# are in the run's folder `<strategy>-<hash>` with `budget` N
+SEARCH_KEY = re.compile(r"^([A-Za-z0-9_.]+)\.n(\d+)-([0-9a-f]{8})$")
 
 
 @dataclass
@@ -44,7 +46,7 @@ class SelectorPilot:
     correct: np.ndarray  # P x N bool
     keys: np.ndarray  # P x N int answer-key codes, -1 = no answer
     scores: np.ndarray | None  # P x N, NaN = unscored (best-of-k only)
-    # a search run (key `<strategy>.n<N>-<hash>`): its N answers per problem are one search, not N
+    # a search run's budget (label `<strategy>.n<N>-<hash>`): its N answers per problem are one search, not N
     # independent samples, so a simulated experiment resamples its problems but never its answers
     search: bool = False
 
@@ -60,7 +62,12 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
                           f"(vote) have a power analysis")
     score = score_of(selector)
     exp = Path(exp)
-    rel = Path(f"model={model}") / f"dataset={dataset}" / f"sampling={sampling}"
+    # a folder of that name is a run of its own (a preset may be spelled like a budget's label)
+    given = exp / "samples" / f"model={model}" / f"dataset={dataset}" / f"sampling={sampling}"
+    search = SEARCH_KEY.match(sampling) if not given.is_dir() else None
+    budget = int(search.group(2)) if search else None
+    folder = f"{search.group(1)}-{search.group(3)}" if search else sampling
+    rel = Path(f"model={model}") / f"dataset={dataset}" / f"sampling={folder}"
     pid, idx, cor, key, sc = [], [], [], [], []
     for shard in sorted((exp / "samples" / rel).glob("*.parquet")):
         vshard = exp / "verdicts" / rel / shard.name
@@ -68,10 +75,18 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
             continue
         cols = ["problem_id", "sample_index"] + (["cumulative_logprob", "completion_tokens"]
                                                  if score in ("logprob", "mean_logprob") else [])
-        s = read_table(shard, columns=cols)
+        s = read_table(shard, columns=cols + (["budget"] if search else []))
         v = read_table(vshard, columns=["problem_id", "sample_index", "correct", "answer_key"])
         if s["problem_id"] != v["problem_id"] or s["sample_index"] != v["sample_index"]:
             raise DataError(f"{vshard}: its rows do not match the sample shard {shard} row for row")
+        mask = None
+        if search:  # the budget's answers, their indices from 0
+            mask = pc.equal(s["budget"], budget)
+            s, v = s.filter(mask).drop_columns(["budget"]), v.filter(mask)
+            if not s.num_rows:
+                continue
+            first = pc.min(s["sample_index"])
+            s = s.set_column(1, "sample_index", pc.subtract(s["sample_index"], first))
         if sel == "best":
             if score in ("logprob", "mean_logprob"):
                 lp = pc.cast(s["cumulative_logprob"], "float64").to_numpy(zero_copy_only=False)
@@ -83,6 +98,9 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
                 if not sshard.exists():
                     continue
                 t = read_table(sshard, columns=["problem_id", "sample_index", "score"])
+                if mask is not None:
+                    t = t.filter(mask)
+                    t = t.set_column(1, "sample_index", s["sample_index"]) if t.num_rows == s.num_rows else t
                 if t["problem_id"] != s["problem_id"] or t["sample_index"] != s["sample_index"]:
                     raise DataError(f"{sshard}: its rows do not match the sample shard {shard} row for row")
                 sc.append(pc.cast(t["score"], "float64").to_numpy(zero_copy_only=False))
@@ -116,7 +134,7 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
         codes[known] = np.unique(allkeys[known].astype(str), return_inverse=True)[1]
     return SelectorPilot(uid, dense(np.concatenate(cor), bool), dense(codes, np.int64),
                          dense(np.concatenate(sc), np.float64) if sel == "best" else None,
-                         search=bool(SEARCH_KEY.match(sampling)))
+                         search=bool(search))
 
 
 def z_reject(va: np.ndarray, vb: np.ndarray, paired: bool, alpha: float, offset: float = 0.0) -> float:

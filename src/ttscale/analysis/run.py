@@ -190,6 +190,7 @@ def analyze_run(
     step_scorer: dict[str, Any] | None = None,
     search_shards: list[str] | None = None,
     adaptive: dict[str, Any] | None = None,
+    budget: int | None = None,
 ) -> dict[str, Any]:
     """Analyze one run's aggregated tables and write its tables (`outputs`: values, curves, costs,
     fits, extrapolation, optimal), one builder each.
@@ -197,7 +198,8 @@ def analyze_run(
     `scorers`: the model-based scorers that score the run, name -> what the cost model reads of their
     model (ttscale.keys.scorer_cost_spec); `step_scorer`: a search's step scorer, {name, spec}, and
     `search_shards` its sample shards (where the search's scored tokens are): the costs table's
-    scorer and search columns.
+    scorer and search columns; `budget`: the budget of a search run that spans several, whose rows
+    of those shards count (the aggregate is that budget's alone: ttscale.aggregate.split_budgets).
 
     `adaptive` ({"ends": the rounds' cumulative counts}) marks a run sampled in rounds: coverage then
     comes from the estimator valid under the allocation rule (ttscale.analysis.adaptive) at every k
@@ -205,7 +207,8 @@ def analyze_run(
     size), which every problem got whatever its outcomes; k beyond those has no row."""
     start = time.time()
     ctx = run_context(samples, problems, settings, model_spec, seed, root, threads, adaptive)
-    ctx.extra = extra_costs(ctx, samples, model_spec or {}, root, scorers or {}, step_scorer, search_shards or [])
+    ctx.extra = extra_costs(ctx, samples, model_spec or {}, root, scorers or {}, step_scorer, search_shards or [],
+                            budget)
     if ((model_spec or {}).get("price") or {}).get("thinking_per_mtok") is not None and \
             not np.isnan(ctx.extra["thinking_dollars"]).all():
         # an API that bills thinking apart: a completion costs its thinking at that price, its answer at
@@ -466,7 +469,7 @@ THINKING_COLUMNS = ("thinking_tokens", "answer_tokens", "thinking_flops", "answe
 
 def extra_costs(ctx: RunContext, samples: str | Path, spec: dict[str, Any], root: Path | None,
                 scorers: dict[str, dict[str, Any]], step_scorer: dict[str, Any] | None,
-                search_shards: list[str]) -> dict[str, Any]:
+                search_shards: list[str], budget: int | None = None) -> dict[str, Any]:
     """The costs table's columns beyond the sampling model's: what the run's scorers spend per sample,
     what a search's policy and step scorer spent per problem, and a reasoning model's thinking and
     answer apart (NaN where they do not apply)."""
@@ -483,7 +486,7 @@ def extra_costs(ctx: RunContext, samples: str | Path, spec: dict[str, Any], root
         "search_scored_tokens": nan, "search_scorer_flops": nan,
         **{c: nan for c in THINKING_COLUMNS}}
     if step_scorer and search_shards:
-        scored = search_scored_tokens(search_shards, data.problem_ids)
+        scored = search_scored_tokens(search_shards, data.problem_ids, budget)
         sd = model_dims(step_scorer["name"], step_scorer["spec"], root)
         out["search_scored_tokens"] = scored
         out["search_scorer_flops"] = forward_flops(sd.get("n_params") if sd.get("ok") else None, scored)

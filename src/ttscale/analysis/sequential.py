@@ -29,6 +29,7 @@ from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal,
 from ttscale.analysis.run import ORACLE
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
 from ttscale.errors import DataError
+from ttscale.io import read_run
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ OPTIMAL = pa.schema([
 ])
 
 
-def _read_values(path: str) -> tuple[list[str], dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]]:
-    """Problem ids (sorted) and (selector, k) -> (per-problem value, per-problem FLOPs)."""
-    t = pq.read_table(path, columns=["selector", "k", "problem_id", "value", "flops"])
+def _read_values(path: str, sampling: str) -> tuple[list[str], dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]]:
+    """Problem ids (sorted) and (selector, k) -> (per-problem value, per-problem FLOPs) of run `sampling`."""
+    t = read_run(path, ["selector", "k", "problem_id", "value", "flops"], sampling)
     pids = sorted(set(t["problem_id"].to_pylist()))
     where = {p: i for i, p in enumerate(pids)}
     out: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -65,12 +66,12 @@ def _read_values(path: str) -> tuple[list[str], dict[tuple[str, int], tuple[np.n
     return pids, out
 
 
-def _thinking(path: str | None, pids: list[str]) -> np.ndarray:
-    """Mean thinking tokens per sample of each problem (NaN without the column)."""
+def _thinking(path: str | None, pids: list[str], sampling: str) -> np.ndarray:
+    """Mean thinking tokens per sample of each problem of run `sampling` (NaN without the column)."""
     out = np.full(len(pids), np.nan)
     if not path or "thinking_tokens" not in pq.read_schema(path).names:
         return out
-    t = pq.read_table(path, columns=["problem_id", "thinking_tokens"])
+    t = read_run(path, ["problem_id", "thinking_tokens"], sampling)
     g = t.group_by("problem_id", use_threads=False).aggregate([("thinking_tokens", "mean")])
     where = {p: i for i, p in enumerate(pids)}
     for p, m in zip(g["problem_id"].to_pylist(), g["thinking_tokens_mean"].to_pylist(), strict=True):
@@ -93,7 +94,7 @@ def sequential_tables(runs: Sequence[dict[str, Any]], settings: dict[str, Any], 
         plain = sorted((r for r in here if not r.get("strategy")),
                        key=lambda r: r["sampling"])
         members = [*forced, *plain[:1]]
-        loaded = {r["sampling"]: _read_values(r["values"]) for r in members}
+        loaded = {r["sampling"]: _read_values(r["values"], r["sampling"]) for r in members}
         ref = plain[0] if plain else forced[-1]
         pids = loaded[ref["sampling"]][0]
         for r in members:
@@ -113,7 +114,7 @@ def sequential_tables(runs: Sequence[dict[str, Any]], settings: dict[str, Any], 
                 family = PARALLEL if not t else (SEQUENTIAL if k == 1 else MIXED)
                 name = f"T={int(t)}" if t else r["sampling"]
                 cands[f"{name} · {s}@{k}"] = (family, r, s, k, val, fl)
-        thinking = {r["sampling"]: _thinking(r.get("samples"), pids) for r in members}
+        thinking = {r["sampling"]: _thinking(r.get("samples"), pids, r["sampling"]) for r in members}
         for scheme, labels in schemes.items():
             for b in ["all", *bin_order(scheme, labels)] if scheme != "all" else ["all"]:
                 if (scheme == "all") != (b == "all"):

@@ -32,21 +32,22 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ttscale.analysis.difficulty import bin_order, bin_schemes, compute_optimal, two_folds
 from ttscale.analysis.selectors import ORACLE, scorer_of
 from ttscale.analysis.stats import boot_means, interval, resample_counts, rng_for
 from ttscale.analysis.tables import STRATEGIES, STRATEGY_POINTS
 from ttscale.errors import DataError
+from ttscale.io import read_run
 
 log = logging.getLogger(__name__)
 
 BEST_OF_N = "best-of-N"
 
-def _values(path: str, pids: list[str]) -> dict[tuple[str, int], np.ndarray]:
-    """(selector, k) -> per-problem value in the order of `pids` (NaN where a problem has none)."""
-    t = pq.read_table(path, columns=["selector", "k", "problem_id", "value"])
+def _values(path: str, pids: list[str], sampling: str) -> dict[tuple[str, int], np.ndarray]:
+    """(selector, k) -> per-problem value of the run `sampling` in the order of `pids` (NaN where a
+    problem has none)."""
+    t = read_run(path, ["selector", "k", "problem_id", "value"], sampling)
     prob = t["problem_id"].combine_chunks()
     idx = pc.index_in(prob, value_set=pa.array(pids, pa.string()))
     if idx.null_count:
@@ -87,7 +88,7 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
         ref_costs = rc.filter(pc.equal(rc["sampling"], ref["sampling"]))
         pids = ref_costs["problem_id"].to_pylist()
         P = len(pids)
-        ref_vals = _values(ref["values"], pids)
+        ref_vals = _values(ref["values"], pids, ref["sampling"])
         n_ref = int(ref_costs["n"][0].as_py())
         ref_ks = sorted({k for _, k in ref_vals})
         per_sample = np.asarray(ref_costs["prompt_tokens"].to_numpy(), np.float64) + \
@@ -116,7 +117,7 @@ def compare_strategies(run_files: Sequence[dict[str, Any]], costs: pa.Table, set
             step = np.where(np.isnan(step) & np.isnan(np.asarray(sc["search_scored_tokens"].to_numpy(
                 zero_copy_only=False), np.float64)[order]), 0.0, step)
             sel_scorers = {k: v[order] for k, v in _scorer_flops(sc).items()}
-            vals = _values(rf["values"], pids)
+            vals = _values(rf["values"], pids, rf["sampling"])
             n = max(k for _, k in vals)
             if n != budget:
                 raise DataError(f"{rf['values']}: strategy {rf['strategy']} has {n} answers per problem, budget "

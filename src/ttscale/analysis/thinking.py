@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ttscale.analysis.cost import check_prices, model_dims
 from ttscale.errors import DataError
-from ttscale.io import write_table
+from ttscale.io import read_run, write_table
 
 THINKING_COSTS = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("sampling", pa.string()), ("problem_id", pa.string()),
@@ -43,8 +43,8 @@ def run_costs(samples: str | Path, model: str, spec: dict[str, Any], dataset: st
     names = pq.read_schema(samples).names
     if "thinking_tokens" not in names:
         raise DataError(f"{samples}: no thinking_tokens column (is models.{model}.reasoning set?)")
-    t = pq.read_table(samples, columns=["problem_id", "prompt_tokens", "completion_tokens", "thinking_tokens",
-                                        "thinking_status"]).to_pydict()
+    t = read_run(samples, ["problem_id", "prompt_tokens", "completion_tokens", "thinking_tokens",
+                           "thinking_status"], sampling).to_pydict()
     by: dict[str, list[int]] = {}
     for i, p in enumerate(t["problem_id"]):
         by.setdefault(p, []).append(i)
