@@ -46,6 +46,7 @@ def test_one_run_spans_the_budgets_in_ascending_order(tmp_path):
                             {"budget": 8, "label": f"beam.n8-{digest}", "first": 6}]
     assert keys.label_key(f"beam.n4-{digest}") == (run.key, 4)
     assert keys.label_key(run.key) is None and keys.label_key("t0.8-0123abcd") is None
+    assert keys.label_key("beam.n4-0123abcz") is None and keys.label_key("beam.n4-0123abc") is None
     # the order budgets are written in is not a change; another budget is (a new folder)
     assert next(r for r in runs(_config([2, 4, 8]), tmp_path) if r.strategy).key == run.key
     other = next(r for r in runs(_config([2, 4]), tmp_path) if r.strategy)

@@ -171,7 +171,8 @@ def label_key(label: str) -> tuple[str, int] | None:
     """The search run's key and the budget of a `budget_label`, or None for another sampling."""
     head, _, digest = label.rpartition("-")
     strategy, sep, budget = head.rpartition(".n")
-    if not sep or not budget.isdigit() or not strategy:
+    if not sep or not budget.isdigit() or not strategy or len(digest) != 8 or \
+            digest.strip("0123456789abcdef"):
         return None
     return f"{strategy}-{digest}", int(budget)
 

@@ -389,9 +389,8 @@ def split_budgets(samples: str | Path, problems: str | Path, budgets: Sequence[M
     out: dict[str, tuple[Path, Path]] = {}
     con = duckdb.connect(config={"threads": max(1, int(threads)), "memory_limit": memory_limit})
     try:
-        names = [c for c in con.sql(f"DESCRIBE SELECT * FROM read_parquet({_q(samples)}, hive_partitioning = false)")
-                 .fetchall()]
-        cols = [c[0] for c in names]
+        cols = [c[0] for c in con.sql(f"DESCRIBE SELECT * FROM read_parquet({_q(samples)}, hive_partitioning = false)")
+                .fetchall()]
         for b in budgets:
             label, first, n = str(b["label"]), int(b["first"]), int(b["budget"])
             spath, ppath = Path(folder) / f"{label}.samples.parquet", Path(folder) / f"{label}.problems.parquet"
@@ -433,13 +432,10 @@ def budget_parts(samples: str | Path, problems: str | Path, folder: str | Path) 
     labels = pq.read_table(problems, columns=["sampling"])["sampling"].unique().to_pylist()
     if len(labels) <= 1:
         return [(Path(samples), Path(problems))]
+    tables = {kind: pq.read_table(path) for kind, path in (("samples", samples), ("problems", problems))}
     out = []
     for label in labels:
-        pair = []
-        for kind, path in (("samples", samples), ("problems", problems)):
-            t = pq.read_table(path)
-            part = Path(folder) / f"{label}.{kind}.parquet"
-            pq.write_table(t.filter(pc.equal(t["sampling"], label)), part)
-            pair.append(part)
-        out.append((pair[0], pair[1]))
+        for kind, t in tables.items():
+            pq.write_table(t.filter(pc.equal(t["sampling"], label)), Path(folder) / f"{label}.{kind}.parquet")
+        out.append((Path(folder) / f"{label}.samples.parquet", Path(folder) / f"{label}.problems.parquet"))
     return out

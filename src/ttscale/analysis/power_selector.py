@@ -19,7 +19,6 @@ paired (one dataset) or two-sample z test of `z_reject` (shared with the coverag
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,9 @@ from ttscale.analysis.estimators import best_of_k, group_labels, vote_exact
 from ttscale.analysis.selectors import kind, score_of
 from ttscale.errors import ConfigError, DataError
 from ttscale.io import read_table
+from ttscale.keys import label_key
 
 SUPPORTED = ("best", "vote")
-# a budget of a search run: its label `<strategy>.n<N>-<hash>` (ttscale.keys.budget_label), whose answers
-# are in the run's folder `<strategy>-<hash>` with `budget` N
-SEARCH_KEY = re.compile(r"^([A-Za-z0-9_.]+)\.n(\d+)-([0-9a-f]{8})$")
 
 
 @dataclass
@@ -64,9 +61,10 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
     exp = Path(exp)
     # a folder of that name is a run of its own (a preset may be spelled like a budget's label)
     given = exp / "samples" / f"model={model}" / f"dataset={dataset}" / f"sampling={sampling}"
-    search = SEARCH_KEY.match(sampling) if not given.is_dir() else None
-    budget = int(search.group(2)) if search else None
-    folder = f"{search.group(1)}-{search.group(3)}" if search else sampling
+    # else a search run's budget: its label `<strategy>.n<N>-<hash>`, whose answers are those with
+    # `budget` N in the run's folder `<strategy>-<hash>`
+    search = label_key(sampling) if not given.is_dir() else None
+    folder, budget = search or (sampling, None)
     rel = Path(f"model={model}") / f"dataset={dataset}" / f"sampling={folder}"
     pid, idx, cor, key, sc = [], [], [], [], []
     for shard in sorted((exp / "samples" / rel).glob("*.parquet")):
@@ -100,7 +98,7 @@ def read_selector_pilot(exp: str | Path, model: str, dataset: str, sampling: str
                 t = read_table(sshard, columns=["problem_id", "sample_index", "score"])
                 if mask is not None:
                     t = t.filter(mask)
-                    t = t.set_column(1, "sample_index", s["sample_index"]) if t.num_rows == s.num_rows else t
+                    t = t.set_column(1, "sample_index", pc.subtract(t["sample_index"], first))
                 if t["problem_id"] != s["problem_id"] or t["sample_index"] != s["sample_index"]:
                     raise DataError(f"{sshard}: its rows do not match the sample shard {shard} row for row")
                 sc.append(pc.cast(t["score"], "float64").to_numpy(zero_copy_only=False))

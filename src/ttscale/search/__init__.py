@@ -126,7 +126,7 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
         kwargs["reasoning"] = spec_for(config["models"][run.model], f"models.{run.model}.reasoning")
     prompt_tokens = [len(backend.tokenizer.encode(p.prompt, add_special_tokens=p.add_special_tokens))
                      if hasattr(backend, "tokenizer") else 0 for p in problems]
-    parts, extra, tokens = [], [], 0
+    parts, tokens = [], 0
     for lab in run.labels():
         n, first = lab["budget"], lab["first"]
         if n in old:
@@ -153,16 +153,12 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
                     "search_prompt_tokens": acc.prompt_tokens, "search_completion_tokens": acc.completion_tokens,
                     "search_scored_tokens": acc.scored_tokens, **b.meta,
                 })
-        own = pa.schema([*SEARCH, *out.columns])
-        extra += [f for f in own if f.name not in SEARCH.names and f.name not in {e.name for e in extra}]
-        parts.append(pa.Table.from_pylist(table_rows, schema=own))
+        parts.append(pa.Table.from_pylist(table_rows, schema=pa.schema([*SEARCH, *out.columns])))
         tokens += sum(a.completion_tokens for a in out.accounting)
     seconds = time.time() - start
-    for part in parts:  # a reused part holds the columns its search added (NULL where another lacks one)
-        extra += [part.schema.field(c) for c in part.column_names
-                  if c not in SEARCH.names and c not in {e.name for e in extra}]
-    schema = pa.schema([*SEARCH, *extra])
-    table = pa.concat_tables([_conform(t, schema) for t in parts])
+    # each part holds the columns its search added (NULL in a part that lacks one)
+    table = pa.concat_tables(parts, promote_options="default")
+    schema = pa.schema([*SEARCH, *(f for f in table.schema if f.name not in SEARCH.names)])
     if table.num_rows != block.size:
         raise DataError(f"{output}: {table.num_rows} answers, block {block.name} needs {block.size}")
     summary = {"model": run.model, "dataset": run.dataset, "sampling": run.key, "block": block.name,
@@ -174,13 +170,6 @@ def run_search_block(config: dict[str, Any], run: Any, block: Block, problems_pa
     log.info("wrote %s: %d answers of %s (N=%s; reused %s), %d tokens in %.1fs", output, table.num_rows,
              strategy["kind"], ",".join(map(str, run.budgets)), sorted(old) or "none", tokens, seconds)
     return summary
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table` with `schema`'s columns in its order, NULL where it lacks one."""
-    cols = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-            for f in schema]
-    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def reusable_searches(output: str | Path, run: Any, block: Block, ident: str,
