@@ -224,6 +224,8 @@ DEFAULT_BY_TASK = {"code": "code", "math": "math", "repo": "swebench", "other": 
 # verify settings that only say where and how fast sandboxes run (the sandboxes run the same image),
 # and the audit's own repeat count: not part of what a verdict is
 VERIFY_RUNTIME = ("workers", "backend", "image", "sif", "audit_repeats")
+# sandbox settings that only say where the sandboxes run (not what they allow a sample)
+CONTAINER_RUNTIME = ("pin_cpus",)
 # the same for repository tasks: which engine runs the instance images, whether a container is
 # reused between patches (verdicts are the same), pulling, and where logs are kept
 REPOSITORY_RUNTIME = ("backend", "pull", "per_patch", "keep_logs")
@@ -236,6 +238,10 @@ def verify_identity(config: dict[str, Any], dataset: str, root: Path | None = No
     ident = _pruned({k: v for k, v in settings.items() if k not in (*VERIFY_RUNTIME, "by_task")})
     if isinstance(ident.get("repository"), dict):
         ident["repository"] = {k: v for k, v in ident["repository"].items() if k not in REPOSITORY_RUNTIME}
+    if isinstance(ident.get("container"), dict):
+        ident["container"] = {k: v for k, v in ident["container"].items() if k not in CONTAINER_RUNTIME}
+        if not ident["container"]:
+            del ident["container"]
     ident["task"] = task
     ident["verifier"] = {**DEFAULT_BY_TASK, **(settings.get("by_task") or {})}.get(task, task)
     ident.pop("extended", None)

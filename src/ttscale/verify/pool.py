@@ -159,7 +159,7 @@ class _Pool:
         failures = 0
         while self.pending():
             try:
-                session = self.box.open(self.limits, slot)
+                session = self.box.open(self.pinned(slot), slot)
             except Exception as exc:
                 failures += 1
                 if failures >= 2:
@@ -177,6 +177,15 @@ class _Pool:
                 return
             failures = 0 if answered else failures + 1
             self.after_death(inflight, failures, err)
+
+    def pinned(self, slot: int) -> dict:
+        """The limits for a sandbox in `slot`: with the CPU its runner keeps to (runner._pin), one of this
+        process's CPUs, a different one for each slot while there are enough; unpinned with
+        `pin_cpus: false` in the backend's settings."""
+        if not self.box.settings.get("pin_cpus", True) or not hasattr(os, "sched_getaffinity"):
+            return self.limits
+        cpus = sorted(os.sched_getaffinity(0))
+        return {**self.limits, "cpu": cpus[slot % len(cpus)]}
 
     def feed(self, session: Any, inflight: list[dict]) -> tuple[int, bool]:
         """Keep the session's window full until the queue is empty and every answer is in; returns

@@ -24,7 +24,9 @@ with no inherited __future__ flags, as the globals of a new `__main__` module (t
 __file__ and sys.argv naming program.py in its own working directory, sys.path[0] that directory),
 with a script's recursion headroom, and python3's signal dispositions, warning filters and
 environment. Deliberate differences: the rlimits, no network, stdin is /dev/null for asserts-style
-samples, program.py is not written, PRELOAD modules are already imported.
+samples, program.py is not written, PRELOAD modules are already imported, the objects a sample's
+process inherits are frozen out of its garbage collections (gc.freeze), and its CPU is the sandbox's
+(_pin).
 
 Tamper-proof tests: for asserts-style tests the runner itself (pristine: it never runs sample code)
 runs the tests; the sample's process (run_asserts, _start_sample) runs the program and then only
@@ -64,7 +66,7 @@ import warnings
 IN_SANDBOX = os.getpid() == 1
 
 # Standard-library modules that benchmark programs commonly import (HumanEval's prompts import typing in
-# one sample of five). Importing them once in the runner means each forked child finds them in
+# one sample of five). Importing them once in the zygote means each forked child finds them in
 # sys.modules instead of loading them from disk: typing alone costs a child about 3 ms, more than the
 # rest of a typical sample. Each adds a little to every fork's cost, so the list stays short.
 PRELOAD = ("typing", "math", "random", "copy", "string", "collections", "re", "itertools", "functools", "heapq",
@@ -92,17 +94,18 @@ def _strict_eq(got, want, _type=type, _plain=PLAIN, _len=len, _zip=zip, _isinsta
     return got == want
 
 
-class _Rewrite(ast.NodeTransformer):
-    """assert a == b  ->  assert __ttscale_eq__(a, b); and count asserts that passed."""
-
-    def visit_Assert(self, node):
-        self.generic_visit(node)
-        test = node.test
-        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-            test = ast.Call(ast.Name("__ttscale_eq__", ast.Load()), [test.left, test.comparators[0]], [])
-        node.test = test
-        count = ast.parse("__ttscale_count__[0] += 1").body[0]
-        return [node, count]
+def _strict(node: ast.Assert) -> tuple[ast.stmt, ast.stmt]:
+    """assert a == b  ->  assert __ttscale_eq__(a, b), then count the assert as passed. The new nodes
+    take the assert's position (no pass over the whole tree to fill them in)."""
+    test = node.test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        name = ast.copy_location(ast.Name("__ttscale_eq__", ast.Load()), test)
+        node.test = ast.copy_location(ast.Call(name, [test.left, test.comparators[0]], []), test)
+    target = ast.Subscript(ast.Name("__ttscale_count__", ast.Load()), ast.Constant(0), ast.Store())
+    count = ast.AugAssign(target, ast.Add(), ast.Constant(1))
+    for new in (count, target, target.value, target.slice, count.value):
+        ast.copy_location(new, node)
+    return node, count
 
 
 _COMPILED: dict = {}
@@ -134,11 +137,18 @@ def compile_tests(source: str, entry_point: str | None):
     key = (source, entry_point)
     if key not in _COMPILED:
         tree = ast.parse(source)
-        total = sum(isinstance(n, ast.Assert) for n in ast.walk(tree))
-        tree = _Rewrite().visit(tree)
+        total = 0
+        for node in ast.walk(tree):  # a node's children are queued before it is seen: rewriting is safe
+            if isinstance(node, ast.Assert):
+                total += 1
+                continue
+            for field in ("body", "orelse", "finalbody"):  # every statement list (handlers, cases: body)
+                stmts = getattr(node, field, None)
+                if type(stmts) is list and any(isinstance(x, ast.Assert) for x in stmts):
+                    rewritten = [y for x in stmts for y in (_strict(x) if isinstance(x, ast.Assert) else (x,))]
+                    setattr(node, field, rewritten)
         if entry_point:
             tree.body += ast.parse(f"check({entry_point})").body
-        ast.fix_missing_locations(tree)
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
         names = [entry_point] if entry_point else _free_names(tree)
@@ -1132,17 +1142,46 @@ def _program(code, source: str) -> int:
     return fd
 
 
+# How the zygote starts: a bare `python3 -c _BOOT` that runs this program from its marshalled code (a
+# descriptor, the last argument) rather than compiling its source. Compiling 1,700 lines in the zygote
+# left about 6 MB of memory it never gave back (12 MB of anonymous memory against 6.5 MB): every fork
+# copies the page tables of that memory and every sample's exit tears them down, which is most of
+# what a sample costs the kernel.
+_BOOT = """import marshal, os, sys
+fd = int(sys.argv[-1])
+code, _ = marshal.loads(os.pread(fd, os.fstat(fd).st_size, 0))
+os.close(fd)
+del fd
+exec(code)
+"""
+
+
 def _python_argv() -> list[str]:
-    """How to start this file again in a fresh interpreter: `python3 -c SOURCE` as the sandboxes start
-    the runner, or `python3 runner.py` where it is imported (tests on the host)."""
+    """How to start a fresh interpreter as this one was started (its options), running _BOOT."""
     try:  # the interpreter itself: sys.executable is empty where PATH is not set (the sandboxes clear it)
         exe = os.readlink("/proc/self/exe")
     except OSError:
         exe = sys.executable or "/usr/bin/python3"
-    if __name__ != "__main__" and globals().get("__file__"):
-        return [exe, __file__]
-    head = len(sys.orig_argv) - len(sys.argv) + 1  # the interpreter's options and `-c SOURCE` or the script
-    return [exe, *sys.orig_argv[1:head]]
+    options: list[str] = []
+    if __name__ == "__main__":  # `python3 [options] -c SOURCE` as the sandboxes start the runner, or a script
+        head = len(sys.orig_argv) - len(sys.argv) + 1
+        options = sys.orig_argv[1:head - (2 if sys.orig_argv[head - 2] == "-c" else 1)]
+    return [exe, *options, "-c", _BOOT]
+
+
+_OWN_CODE: list = []
+
+
+def _own_code() -> int:
+    """A descriptor holding this program's code, compiled once (for the zygote, see _BOOT)."""
+    if not _OWN_CODE:
+        if __name__ == "__main__" and sys.argv[0] == "-c":  # `python3 -c SOURCE`, as the sandboxes start it
+            source = sys.orig_argv[len(sys.orig_argv) - len(sys.argv)]
+        else:  # a script, or imported (tests on the host)
+            with open(sys.argv[0] if __name__ == "__main__" else __file__, encoding="utf-8") as fh:
+                source = fh.read()
+        _OWN_CODE.append(compile(source, "<runner>", "exec", dont_inherit=True))
+    return _program(_OWN_CODE[0], "")
 
 
 class _Zygote:
@@ -1155,18 +1194,21 @@ class _Zygote:
 
     def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = [*_python_argv(), ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0"]
+        code = _own_code()
+        argv = [*_python_argv(), ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0", str(code)]
         pid = os.fork()
         if pid == 0:
             try:
                 ours.close()
                 os.set_inheritable(theirs.fileno(), True)
+                os.set_inheritable(code, True)
                 if signal.SIGINT not in _INHERITED_IGNORED:  # exec keeps an ignored signal ignored
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execv(argv[0], argv)
             finally:
                 os._exit(70)
         theirs.close()
+        os.close(code)
         self.sock, self.pid = ours, pid
 
     def replace(self, pgid: int | None) -> None:
@@ -1326,6 +1368,9 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             __import__(name)
         except ImportError:
             pass
+    import gc
+
+    gc.freeze()  # a sample's collections leave what it inherited alone: no page copied for their headers
     sock = socket.socket(fileno=fd)
     while True:
         try:
@@ -1617,6 +1662,21 @@ def _harden() -> None:
         pass
 
 
+def _pin(cpu: int | None) -> None:
+    """Keep the runner, the zygote and every sample on one CPU (the host's choice, `cpu` in the limits),
+    where the sandbox may use it. One sandbox runs one thing at a time (runner, zygote and sample hand
+    over to each other), so one CPU loses it nothing, and each hand-over stays on a warm CPU instead of
+    waking another: about a tenth less CPU per sample (docs/verification.md). A sample may widen its
+    own affinity again within what the sandbox allows; that costs only its own speed."""
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu if cpu in allowed else allowed[int(cpu) % len(allowed)]})
+    except (OSError, ValueError, TypeError):
+        pass
+
+
 BATCH = 16  # answers written together: each write is a wake-up of the container engine and the host
 BATCH_WAIT_S = 0.05  # an answer waits for its batch at most this long (then one more task's duration)
 
@@ -1684,17 +1744,14 @@ def main() -> None:
         while os.read(0, 1 << 16):  # until the host closes our input: it must not see a broken pipe first
             pass
         return
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
     lines = _Lines(0)
     first = lines.next()
     if first is None:
         return
     lim = json.loads(first)
     lim["rlimits"] = rlimits(lim)
+    _pin(lim.get("cpu"))
+    ZYGOTE.start()  # while the first tasks are on their way
     os.makedirs(lim.get("workroot", "/tmp"), exist_ok=True)
     n = 0
     pending: list[str] = []

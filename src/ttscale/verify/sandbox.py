@@ -45,7 +45,7 @@ LIMITS = {
     "output_mb": 4,  # a sample printing more is killed
     "task_wall_s": 120.0,  # all test cases of one stdin/stdout sample
 }
-CONTAINER = {"memory_mb": 2048, "pids": 256, "cpus": 1.0, "tmpfs_mb": 256}
+CONTAINER = {"memory_mb": 2048, "pids": 256, "cpus": 1.0, "tmpfs_mb": 256, "pin_cpus": True}  # pin_cpus: pool.pinned
 
 
 class SandboxUnavailable(ConfigError):
