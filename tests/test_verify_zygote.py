@@ -84,7 +84,8 @@ def test_the_zygote_runs_from_marshalled_code_and_freezes_what_samples_inherit(t
     """The zygote is `python3 -c _BOOT` (not the runner's source, whose compiling leaves megabytes
     behind in every fork); a sample's process finds the zygote's objects frozen and its own
     allocations collected as usual."""
-    argv = runner._python_argv()
+    argv, code = runner._zygote_command()
+    os.close(code)
     assert argv[-2:] == ["-c", runner._BOOT]
     probe = ("import gc, os\n\ndef probe():\n    junk = [[i] for i in range(100000)]\n    del junk\n"
              "    argv = open('/proc/%d/cmdline' % os.getppid(), 'rb').read().split(b'\\0')\n"

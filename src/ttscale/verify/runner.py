@@ -1156,32 +1156,32 @@ exec(code)
 """
 
 
-def _python_argv() -> list[str]:
-    """How to start a fresh interpreter as this one was started (its options), running _BOOT."""
+_OWN_CODE: list = []  # (the interpreter's options, this program's code), worked out once
+
+
+def _zygote_command() -> tuple[list[str], int]:
+    """How to start the zygote: a fresh interpreter with this one's options running _BOOT, and a
+    descriptor holding this program's code (compiled once) for its last argument. This one was
+    started as `python3 [options] -c SOURCE` (the sandboxes), as a script, or imported (tests)."""
+    if not _OWN_CODE:
+        options: list[str] = []
+        if __name__ != "__main__":
+            path = __file__
+        else:
+            head = len(sys.orig_argv) - len(sys.argv)  # where SOURCE (after -c) or the script is
+            path = None if sys.argv[0] == "-c" else sys.argv[0]
+            options = sys.orig_argv[1:head - (1 if path is None else 0)]
+        if path is None:
+            source = sys.orig_argv[head]
+        else:
+            with open(path, encoding="utf-8") as fh:
+                source = fh.read()
+        _OWN_CODE.extend((options, compile(source, "<runner>", "exec", dont_inherit=True)))
     try:  # the interpreter itself: sys.executable is empty where PATH is not set (the sandboxes clear it)
         exe = os.readlink("/proc/self/exe")
     except OSError:
         exe = sys.executable or "/usr/bin/python3"
-    options: list[str] = []
-    if __name__ == "__main__":  # `python3 [options] -c SOURCE` as the sandboxes start the runner, or a script
-        head = len(sys.orig_argv) - len(sys.argv) + 1
-        options = sys.orig_argv[1:head - (2 if sys.orig_argv[head - 2] == "-c" else 1)]
-    return [exe, *options, "-c", _BOOT]
-
-
-_OWN_CODE: list = []
-
-
-def _own_code() -> int:
-    """A descriptor holding this program's code, compiled once (for the zygote, see _BOOT)."""
-    if not _OWN_CODE:
-        if __name__ == "__main__" and sys.argv[0] == "-c":  # `python3 -c SOURCE`, as the sandboxes start it
-            source = sys.orig_argv[len(sys.orig_argv) - len(sys.argv)]
-        else:  # a script, or imported (tests on the host)
-            with open(sys.argv[0] if __name__ == "__main__" else __file__, encoding="utf-8") as fh:
-                source = fh.read()
-        _OWN_CODE.append(compile(source, "<runner>", "exec", dont_inherit=True))
-    return _program(_OWN_CODE[0], "")
+    return [exe, *_OWN_CODE[0], "-c", _BOOT], _program(_OWN_CODE[1], "")
 
 
 class _Zygote:
@@ -1194,8 +1194,8 @@ class _Zygote:
 
     def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        code = _own_code()
-        argv = [*_python_argv(), ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0", str(code)]
+        argv, code = _zygote_command()
+        argv += [ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0", str(code)]
         pid = os.fork()
         if pid == 0:
             try:
