@@ -48,6 +48,7 @@ print("PROBE" + json.dumps({
     "argv": [os.path.basename(a) for a in sys.argv], "path0": sys.path[0] == os.path.dirname(__file__),
     "cwd": os.getcwd() == os.path.dirname(__file__), "main": sys.modules["__main__"].__dict__ is globals(),
     "depth": depth(), "warnings": repr(warnings.filters), "flags": repr(sys.flags), "signals": handlers,
+    "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
     "env": sorted(os.environ), "stdin": sys.stdin.read(), "annotations": repr(annotated.__annotations__),
     "division": 1 / 2,
 }))
@@ -94,8 +95,8 @@ def _shell_signals() -> None:
 def test_a_sample_sees_what_python3_program_py_sees(tmp_path):
     """Compile flags (no `from __future__ import annotations` leaks from the runner), __name__, the
     builtins module, __file__, argv, sys.path[0], the working directory, recursion headroom, warning
-    filters, interpreter flags, signal dispositions and environment: the same in an asserts-style
-    sample, a stdin/stdout sample and `python3 program.py`. Deliberate difference: stdin is empty
+    filters, interpreter flags, signal dispositions and mask, and environment: the same in an
+    asserts-style sample, a stdin/stdout sample and `python3 program.py`. Deliberate difference: stdin is empty
     for asserts-style samples (python3 here also gets an empty stdin)."""
     program = PROBE.replace("NameThatIsNotDefined", "int") + PROBE_REPORT
     asserts = {"id": 0, "kind": "asserts", "code": program, "tests": "def check(candidate):\n    pass\n",

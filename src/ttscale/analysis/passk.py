@@ -10,7 +10,6 @@ a relative error would show) it is recomputed as the exact product of min(c, k) 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
 
 EXACT_TERMS = 64  # ratios needing at most this many factors are computed as products
 
@@ -27,6 +26,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def log_comb_ratio(m: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
     """log(C(m, k) / C(n, k)) for m <= n (broadcast); -inf where m < k."""
+    from scipy.special import gammaln  # here, not at the top: pass_at_k (`ttscale verify`) never needs scipy
+
     m, n, k = np.broadcast_arrays(np.asarray(m, np.float64), np.asarray(n, np.float64), np.asarray(k, np.float64))
     out = np.full(m.shape, -np.inf)
     ok = m >= k

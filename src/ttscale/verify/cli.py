@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from ttscale.analysis.passk import pass_at_k
 from ttscale.cli import COMMANDS
 from ttscale.errors import DataError
 from ttscale.io import write_text
@@ -99,8 +100,6 @@ def evaluate(sample_file: str, ks: list[int], backend: str, workers: int, timeou
         out_lines.append(json.dumps({**s, "result": human_eval_result(r["status"], r.get("error")),
                                      "passed": passed, "status": r["status"]}))
     write_text(sample_file + "_results.jsonl", "\n".join(out_lines) + "\n")
-    from ttscale.analysis.passk import pass_at_k
-
     scores = {}
     for k in ks:
         if all(len(v) >= k for v in per_task.values()):

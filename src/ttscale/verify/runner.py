@@ -68,9 +68,10 @@ IN_SANDBOX = os.getpid() == 1
 # Standard-library modules that benchmark programs commonly import (HumanEval's prompts import typing in
 # one sample of five). Importing them once in the zygote means each forked child finds them in
 # sys.modules instead of loading them from disk: typing alone costs a child about 3 ms, more than the
-# rest of a typical sample. Each adds a little to every fork's cost, so the list stays short.
-PRELOAD = ("typing", "math", "random", "copy", "string", "collections", "re", "itertools", "functools", "heapq",
-           "bisect")
+# rest of a typical sample. Each adds a little to every fork's cost, so the list stays short. `random` is
+# left out: it reseeds itself in every forked child (an at-fork hook), about 0.1 ms for every sample,
+# while 3 of the 5,000 real samples of the agreement corpus import it (and then seed it as python3 does).
+PRELOAD = ("typing", "math", "copy", "string", "collections", "re", "itertools", "functools", "heapq", "bisect")
 
 PLAIN = (int, float, complex, bool, str, bytes, type(None), list, tuple, dict, set, frozenset)
 
@@ -625,7 +626,7 @@ class Sample:
                     break
             self.wait(read=self.ans_r)
             try:
-                chunk = os.read(self.ans_r, 1 << 20)
+                chunk = os.read(self.ans_r, 1 << 16)
             except BlockingIOError:
                 continue
             if not chunk:
@@ -858,8 +859,8 @@ def _start_sample(task: dict, lim: dict, workdir: str, code, out: _Output, deadl
     out_r, out_w = os.pipe()
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
-    ZYGOTE.request({"kind": "asserts", "workdir": workdir, "wall": float(lim["wall_s"])},
-                   _program(code, task["code"]), (out_w, req_r, ans_w), lim)
+    ZYGOTE.request({"kind": "asserts", "workdir": workdir, "wall": float(lim["wall_s"])}, code, task["code"],
+                   (out_w, req_r, ans_w), lim)
     for fd in (out_w, req_r, ans_w):
         os.close(fd)
     limit = task.get("cpu_limit_s")
@@ -1111,8 +1112,10 @@ def _fork(patience: float, sandbox: bool) -> int:
 
 ZYGOTE_FLAG = "--ttscale-zygote"
 ZYGOTE_PATIENCE_S = 2.0  # the longest the runner waits for a reply before it replaces the zygote
-_ZYGOTE_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+_ZYGOTE_BLOCKED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                    signal.SIGALRM, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+_ZYGOTE_MASK: list = [set()]  # the signal mask the zygote started with: its samples' processes get it back
+_ZYGOTE_KEEP: list = []
 
 
 def _proc_cpu(pid: int) -> float:
@@ -1125,10 +1128,11 @@ def _proc_cpu(pid: int) -> float:
         return 0.0
 
 
-def _program(code, source: str) -> int:
-    """A descriptor holding the sample's program for its process: the code object the runner compiled
-    (marshalled; None where the child compiles it) and the source."""
-    data = marshal.dumps((code, source))
+def _program(*parts) -> tuple[int, int]:
+    """A descriptor holding `parts` marshalled, and their size: for a sample's process, how to start it
+    (the request's head), the code object the runner compiled (None where the child compiles it) and
+    the source; for the zygote, this program's code."""
+    data = marshal.dumps(parts)
     try:
         fd = os.memfd_create("program", 0)
     except (AttributeError, OSError):  # no memfd (an old kernel, a system-call filter): a file unlinked at once
@@ -1139,7 +1143,7 @@ def _program(code, source: str) -> int:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-    return fd
+    return fd, len(data)
 
 
 # How the zygote starts: a bare `python3 -c _BOOT` that runs this program from its marshalled code (a
@@ -1181,7 +1185,7 @@ def _zygote_command() -> tuple[list[str], int]:
         exe = os.readlink("/proc/self/exe")
     except OSError:
         exe = sys.executable or "/usr/bin/python3"
-    return [exe, *_OWN_CODE[0], "-c", _BOOT], _program(_OWN_CODE[1], "")
+    return [exe, *_OWN_CODE[0], "-c", _BOOT], _program(_OWN_CODE[1], "")[0]
 
 
 class _Zygote:
@@ -1226,11 +1230,11 @@ class _Zygote:
                 pass
         _kill_all(pgid)
 
-    def _ask(self, head: dict, fds=(), wait: float = ZYGOTE_PATIENCE_S) -> dict | None:
+    def _ask(self, message: bytes, fds=(), wait: float = ZYGOTE_PATIENCE_S) -> dict | None:
         if self.sock is None:
             self.start()
         try:
-            socket.send_fds(self.sock, [json.dumps(head).encode()], list(fds))
+            socket.send_fds(self.sock, [message], list(fds))
         except OSError:
             return None
         return self._reply(wait)
@@ -1245,21 +1249,24 @@ class _Zygote:
         except (OSError, ValueError):
             return None
 
-    def fork(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> int:
-        """The pid of a new sample process running `program` with `fds`; -1 if none could start."""
-        self.request(head, program, fds, lim)
+    def fork(self, head: dict, code, source: str, fds: tuple[int, ...], lim: dict) -> int:
+        """The pid of a new sample process running `code` (or `source`) with `fds`; -1 if none could start."""
+        self.request(head, code, source, fds, lim)
         return self.forked(float(head["wall"]))
 
-    def request(self, head: dict, program: int, fds: tuple[int, ...], lim: dict) -> None:
-        """Ask for a new sample process running `program` with `fds`, without waiting for the reply: the
-        runner reads the pid when it first needs it (`forked`), the sample meanwhile starting."""
-        head = {**head, "op": "fork", "rlimits": lim.get("rlimits") or rlimits(lim)}
+    def request(self, head: dict, code, source: str, fds: tuple[int, ...], lim: dict) -> None:
+        """Ask for a new sample process running `code` (or `source`) with `fds`, without waiting for the
+        reply: the runner reads the pid when it first needs it (`forked`), the sample meanwhile starting.
+        The head travels with the program, in the descriptor the sample's process reads: the zygote
+        parses only "F<wall> <size>" (_zygote_main)."""
+        head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
+        program, size = _program(head, code, source)
         try:
             for _ in range(2):  # a zygote a sample broke is replaced once
                 if self.sock is None:
                     self.start()
                 try:
-                    socket.send_fds(self.sock, [json.dumps(head).encode()], [program, *fds])
+                    socket.send_fds(self.sock, [b"F%r %d" % (float(head["wall"]), size)], [program, *fds])
                     return
                 except OSError:
                     self.replace(None)
@@ -1307,23 +1314,21 @@ class _Zygote:
         """Kill and reap whatever the last sample left running (done already when its result came)."""
         if pgid is not None and pgid == self.cleaned:
             return
-        if self.sock is None or self._ask({"op": "clean", "pgid": pgid}, wait=ZYGOTE_PATIENCE_S + 2.0) is None:
+        if self.sock is None or self._ask(b"C%d" % (pgid or 0), wait=ZYGOTE_PATIENCE_S + 2.0) is None:
             self.replace(pgid)
 
 
 ZYGOTE = _Zygote()
 
 
-def _zygote_child(head: dict, fds: list[int]) -> None:
-    """The sample's process, fresh from the zygote; never returns."""
+def _zygote_child(size: int, fds: list[int]) -> None:
+    """The sample's process, fresh from the zygote; never returns. It reads its head and program from
+    the first descriptor (`size` bytes, _program) and unblocks the signals the zygote holds back."""
     program, *pipes = fds
     try:
-        size = os.fstat(program).st_size
-        code, source = marshal.loads(os.pread(program, size, 0))
+        head, code, source = marshal.loads(os.pread(program, size, 0))
         os.close(program)
-        for s in _ZYGOTE_IGNORED:
-            if s not in _INHERITED_IGNORED:
-                signal.signal(s, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, _ZYGOTE_MASK[0])
     except BaseException:
         os._exit(70)
     lim = {"rlimits": [tuple(p) for p in head["rlimits"]]}
@@ -1349,7 +1354,9 @@ def _zygote_child(head: dict, fds: list[int]) -> None:
 
 def _zygote_main(fd: int, sandbox: bool) -> None:
     """The zygote: fork a sample's process per request, report its pid and, once it ends, its wait status
-    and CPU time; kill and reap what samples leave on `clean`. Ends when the runner closes the socket."""
+    and CPU time; kill and reap what samples leave on `clean`. Ends when the runner closes the socket.
+    Every page it writes between two forks costs a fault, and one written while a sample runs a copy,
+    so it parses nothing but "F<wall> <size>" and "C<pgid>", and answers with bytes formatted by hand."""
     import ctypes
 
     _harden()
@@ -1360,9 +1367,9 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the runner
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a sample leaves is ours to reap
-    for s in _ZYGOTE_IGNORED:
-        signal.signal(s, signal.SIG_IGN)
-    _SIGNALS_SET[0] = True  # a sample's process gets python3's dispositions back (_python_signals)
+    # Held back rather than ignored: a sample's process then has python3's dispositions as they are, and
+    # one call gives it python3's mask back (_zygote_child).
+    _ZYGOTE_MASK[0] = signal.pthread_sigmask(signal.SIG_BLOCK, _ZYGOTE_BLOCKED)
     for name in PRELOAD:
         try:
             __import__(name)
@@ -1371,28 +1378,31 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     import gc
 
     gc.freeze()  # a sample's collections leave what it inherited alone: no page copied for their headers
+    # What a sample's process replaces (as_main) stays referenced here, so the child does not free it:
+    # freeing writes to the pages it shares with the zygote.
+    _ZYGOTE_KEEP.extend((sys.argv, sys.path[:1], sys.modules.get("__main__")))
     sock = socket.socket(fileno=fd)
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(sock, 65536, 8)
+            data, fds, _, _ = socket.recv_fds(sock, 256, 8)
         except OSError:
             return
         if not data:
             return
-        head = json.loads(data)
-        if head["op"] == "clean":
+        if data[:1] == b"C":  # clean up after the sample whose process group is the number
             for x in fds:
                 os.close(x)
-            _kill_all(head.get("pgid"), sandbox)
+            _kill_all(int(data[1:]) or None, sandbox)
             sock.send(b'{"ok": true}')
             continue
-        pid = _fork(float(head["wall"]), sandbox)
+        wall, size = data[1:].split()  # "F<wall> <size>": the head is the sample process's to read
+        pid = _fork(float(wall), sandbox)
         if pid == 0:
             sock.close()
-            _zygote_child(head, fds)
+            _zygote_child(int(size), fds)
         for x in fds:
             os.close(x)
-        sock.send(json.dumps({"pid": pid}).encode())
+        sock.send(b'{"pid": %d}' % pid)
         if pid < 0:
             continue
         try:
@@ -1401,7 +1411,7 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
         except ChildProcessError:
             wstatus, cpu = 0, 0.0
         _kill_all(pid, sandbox)  # what the sample left, before the runner hears it ended: no extra round trip
-        sock.send(json.dumps({"pid": pid, "wstatus": wstatus, "cpu": cpu}).encode())
+        sock.send(b'{"pid": %d, "wstatus": %d, "cpu": %r}' % (pid, wstatus, cpu))
 
 
 class _Output:
@@ -1467,7 +1477,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     out_r, out_w = os.pipe()
     rep_r, rep_w = os.pipe()
     pid = ZYGOTE.fork({"kind": "stdio", "workdir": workdir, "wall": wall, "nonce": nonce, "stdin_path": stdin_path},
-                      _program(code, task["code"]), (out_w, rep_w), lim)
+                      code, task["code"], (out_w, rep_w), lim)
     if pid < 0:
         for fd in (out_r, out_w, rep_r, rep_w):
             os.close(fd)

@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker
+import docker.errors
+
 from ttscale.errors import ConfigError
 from ttscale.registry import Registry
 
@@ -115,8 +118,6 @@ class DockerSandbox(Sandbox):
     def _client(self):
         if self._docker is not None:
             return self._docker
-        import docker
-
         try:
             client = docker.from_env()
             client.ping()
@@ -130,8 +131,6 @@ class DockerSandbox(Sandbox):
         return client
 
     def check(self) -> None:
-        import docker.errors
-
         client = self._client()
         try:
             client.images.get(self.settings["image"])
