@@ -46,6 +46,7 @@ fails; HumanEval's own harness would pass it).
 
 from __future__ import annotations
 
+import _signal
 import ast
 import builtins
 import json
@@ -110,6 +111,7 @@ def _strict(node: ast.Assert) -> tuple[ast.stmt, ast.stmt]:
 
 
 _COMPILED: dict = {}
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # statement lists, except handlers and match cases
 
 
 def _free_names(tree: ast.AST) -> list[str]:
@@ -139,15 +141,19 @@ def compile_tests(source: str, entry_point: str | None):
     if key not in _COMPILED:
         tree = ast.parse(source)
         total = 0
-        for node in ast.walk(tree):  # a node's children are queued before it is seen: rewriting is safe
-            if isinstance(node, ast.Assert):
-                total += 1
-                continue
-            for field in ("body", "orelse", "finalbody"):  # every statement list (handlers, cases: body)
-                stmts = getattr(node, field, None)
-                if type(stmts) is list and any(isinstance(x, ast.Assert) for x in stmts):
-                    rewritten = [y for x in stmts for y in (_strict(x) if isinstance(x, ast.Assert) else (x,))]
-                    setattr(node, field, rewritten)
+        todo: list = [tree]
+        while todo:  # statement lists only: an assert is a statement, and no expression holds one
+            node = todo.pop()
+            for field in _BLOCKS:
+                items = getattr(node, field, None)
+                if type(items) is not list:  # a lambda's or an IfExp's body is an expression
+                    continue
+                asserts = sum(type(x) is ast.Assert for x in items)
+                if asserts:
+                    total += asserts
+                    items = [y for x in items for y in (_strict(x) if type(x) is ast.Assert else (x,))]
+                    setattr(node, field, items)
+                todo += items
         if entry_point:
             tree.body += ast.parse(f"check({entry_point})").body
         if len(_COMPILED) > 4096:
@@ -296,6 +302,30 @@ def as_main(workdir: str) -> dict:
     return main.__dict__
 
 
+def _workdir(lim: dict) -> str:
+    """Every sample's working directory: one name for all of a runner's samples (each finds it new and
+    empty: the runner removes it, and whatever the sample left, before the next one starts), so the
+    zygote prepares the sample's `__main__` once (prepared_main). Outside a sandbox (tests on the
+    host) runners may share a directory, so there the name is the runner's own."""
+    return os.path.join(lim.get("workroot", "/tmp"), "w" if IN_SANDBOX else f"w{os.getpid()}")
+
+
+_PREPARED: list = [None, None]  # (working directory, the fresh __main__ globals prepared for it)
+
+
+def prepared_main(workdir: str) -> dict:
+    """In the zygote, before it forks: the globals of a fresh `__main__` for samples in `workdir`
+    (as_main), installed in its own interpreter. Made again only when the directory changes. Its
+    samples' processes inherit it untouched (each writes only to its own copy), so none of them pays
+    for making it: page copies, which are most of what a sample's process costs."""
+    if _PREPARED[0] != workdir:
+        _PREPARED[:] = [workdir, as_main(workdir)]
+        import gc
+
+        gc.freeze()
+    return _PREPARED[1]
+
+
 def run_as_main(code, namespace: dict, extra_frames: int = 0) -> None:
     """exec() the program with the recursion headroom a script's module frame has: the runner's own
     frames below it do not count against the sample."""
@@ -420,7 +450,7 @@ def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
     """The sample's process: runs the program as `__main__` (compiling it first if the runner did
     not), says whether it ran to its end, then answers the runner's calls of its names until the
     runner closes the channel. Answers are JSON (_wire), never pickles. Never returns."""
-    namespace = as_main(workdir)
+    namespace = _PREPARED[1] if _PREPARED[0] == workdir else as_main(workdir)
     msg: list = ["ready"]
     try:
         if code is None:
@@ -634,7 +664,7 @@ class Sample:
                 raise SampleDied()
             self.buf += chunk
         try:
-            msg = json.loads(data)
+            msg = json.loads(data.decode())  # str: json.loads(bytes) first works out the encoding
             if type(msg) is not list or not msg or msg[0] not in ("ready", "value", "opaque", "raise", "syntax"):
                 raise ValueError("not a message")
             if msg[0] == "value":
@@ -871,7 +901,7 @@ def run_asserts(task: dict, lim: dict, n: int, code=None) -> dict:
     """An asserts-style sample: one forked process runs the program, and the runner runs the tests
     against it (Sample), so each sample costs one fork and the tests stay out of its reach."""
     start = time.monotonic()
-    workdir = os.path.join(lim.get("workroot", "/tmp"), f"w{n}")
+    workdir = _workdir(lim)
     os.makedirs(workdir, exist_ok=True)
     out = _Output(int(lim["tail_bytes"]), int(lim["output_mb"]) << 20, keep_head=False)
     counter, total = [0], 1
@@ -958,7 +988,6 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
     try:
         os.setsid()
         _python_signals()
-        _oom_first(b"1000")
         os.chdir(workdir)
         fd_in = os.open(stdin_path or "/dev/null", os.O_RDONLY)
         os.dup2(fd_in, 0)
@@ -972,7 +1001,7 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
     except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, huge sources
         _report(rep_w, {"status": "syntax_error", "error": f"{type(exc).__name__}: {exc}"[:300]})
     try:
-        run_as_main(code, as_main(workdir))
+        run_as_main(code, _PREPARED[1] if _PREPARED[0] == workdir else as_main(workdir))
         sys.stdout.flush()
         status = {"status": "passed", "marker": nonce}
     except MemoryError:
@@ -1258,7 +1287,7 @@ class _Zygote:
         """Ask for a new sample process running `code` (or `source`) with `fds`, without waiting for the
         reply: the runner reads the pid when it first needs it (`forked`), the sample meanwhile starting.
         The head travels with the program, in the descriptor the sample's process reads: the zygote
-        parses only "F<wall> <size>" (_zygote_main)."""
+        parses only "F<wall> <size> <workdir>" (_zygote_main)."""
         head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
         program, size = _program(head, code, source)
         try:
@@ -1266,7 +1295,8 @@ class _Zygote:
                 if self.sock is None:
                     self.start()
                 try:
-                    socket.send_fds(self.sock, [b"F%r %d" % (float(head["wall"]), size)], [program, *fds])
+                    message = b"F%r %d %s" % (float(head["wall"]), size, head["workdir"].encode())
+                    socket.send_fds(self.sock, [message], [program, *fds])
                     return
                 except OSError:
                     self.replace(None)
@@ -1328,7 +1358,9 @@ def _zygote_child(size: int, fds: list[int]) -> None:
     try:
         head, code, source = marshal.loads(os.pread(program, size, 0))
         os.close(program)
-        signal.pthread_sigmask(signal.SIG_SETMASK, _ZYGOTE_MASK[0])
+        # the C function: signal.pthread_sigmask turns the mask it returns into Signals members, and
+        # that enum machinery writes to (so copies, in this process) about 25 pages
+        _signal.pthread_sigmask(signal.SIG_SETMASK, _ZYGOTE_MASK[0])
     except BaseException:
         os._exit(70)
     lim = {"rlimits": [tuple(p) for p in head["rlimits"]]}
@@ -1337,15 +1369,13 @@ def _zygote_child(size: int, fds: list[int]) -> None:
         _child({"code": source}, lim, head["workdir"], out_w, rep_w, head["nonce"], head.get("stdin_path"), code)
         os._exit(0)
     out_w, req_r, ans_w = pipes
-    try:
+    try:  # stdin is the zygote's: /dev/null
         os.setsid()
         _python_signals()
-        _oom_first(b"1000")
         os.chdir(head["workdir"])
-        fd_in = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(fd_in, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
+        os.close(out_w)
         _set_limits(lim["rlimits"])
     except BaseException:
         os._exit(70)
@@ -1356,7 +1386,8 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     """The zygote: fork a sample's process per request, report its pid and, once it ends, its wait status
     and CPU time; kill and reap what samples leave on `clean`. Ends when the runner closes the socket.
     Every page it writes between two forks costs a fault, and one written while a sample runs a copy,
-    so it parses nothing but "F<wall> <size>" and "C<pgid>", and answers with bytes formatted by hand."""
+    so it parses nothing but "F<wall> <size> <workdir>" and "C<pgid>", and answers with bytes formatted
+    by hand."""
     import ctypes
 
     _harden()
@@ -1367,6 +1398,7 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the runner
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a sample leaves is ours to reap
+    _oom_first(b"1000")  # inherited by every sample's process: the runner is not what runs out of memory
     # Held back rather than ignored: a sample's process then has python3's dispositions as they are, and
     # one call gives it python3's mask back (_zygote_child).
     _ZYGOTE_MASK[0] = signal.pthread_sigmask(signal.SIG_BLOCK, _ZYGOTE_BLOCKED)
@@ -1395,7 +1427,8 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             _kill_all(int(data[1:]) or None, sandbox)
             sock.send(b'{"ok": true}')
             continue
-        wall, size = data[1:].split()  # "F<wall> <size>": the head is the sample process's to read
+        wall, size, workdir = data[1:].split(b" ", 2)  # "F<wall> <size> <workdir>"; the rest of the
+        prepared_main(workdir.decode())  # head is the sample process's to read (_zygote_child)
         pid = _fork(float(wall), sandbox)
         if pid == 0:
             sock.close()
@@ -1462,7 +1495,7 @@ def run_one(task: dict, lim: dict, n: int, stdin_data: str | None = None, code=N
     """Execute one stdin/stdout program on one input in a fresh child; returns its status (without the
     per-run bookkeeping)."""
     nonce = os.urandom(16).hex()
-    workdir = os.path.join(lim.get("workroot", "/tmp"), f"w{n}")
+    workdir = _workdir(lim)
     os.makedirs(workdir, exist_ok=True)
     stdin_path = None
     if stdin_data is not None:
@@ -1612,7 +1645,7 @@ def _stdio_extended(task: dict, lim: dict, n: int, code, start: float) -> dict:
         slot = n * 100000 + 50000 + i
         r = run_one(task, lim, slot, stdin_data=stdin, code=code)
         ZYGOTE.clean(r.pop("pgid"))
-        _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{slot}"))
+        _wipe(_workdir(lim))
         if r["status"] != "passed":
             return {"extended": "failed", "ext_index": i, "ext_error": r["status"]}
         if not _tokens_equal(r.get("stdout", ""), want):
@@ -1632,7 +1665,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
             r = run_one(task, lim, n * 100000 + i, stdin_data=case["input"], code=code)
             cpu += r.get("cpu_s", 0.0)
             ZYGOTE.clean(r.pop("pgid"))
-            _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n * 100000 + i}"))
+            _wipe(_workdir(lim))
             if r["status"] != "passed":
                 out = r
                 break
@@ -1651,7 +1684,7 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
     else:
         out = run_asserts(task, lim, n, code=code)
         ZYGOTE.clean(out.pop("pgid"))
-        _wipe(os.path.join(lim.get("workroot", "/tmp"), f"w{n}"))
+        _wipe(_workdir(lim))
         out.setdefault("tests_passed", out.get("tests_passed", 0) if out["status"] == "passed" else 0)
         out.setdefault("tests_total", 1)
     out["duration"] = time.monotonic() - start
@@ -1781,7 +1814,7 @@ def main() -> None:
             break
         if pending and time.monotonic() - since > BATCH_WAIT_S:
             flush()  # the batch waited long enough (the samples in it were slow)
-        task = json.loads(line)
+        task = json.loads(line.decode())
         del line
         careful = bool(task.get("flush"))
         result = run_task(task, lim, n)
