@@ -436,14 +436,20 @@ def _send(fd: int, data: bytes, _write=os.write, _memoryview=memoryview, _len=le
         view = view[_write(fd, view):]
 
 
-def _read_exact(fd: int, n: int, _read=os.read, _bytearray=bytearray, _bytes=bytes, _len=len, _min=min) -> bytes | None:
-    buf = _bytearray()
-    while _len(buf) < n:
-        chunk = _read(fd, _min(n - _len(buf), 1 << 20))
-        if not chunk:
+def _request(fd: int, _read=os.read, _from_bytes=int.from_bytes, _len=len, _bytearray=bytearray,
+             _bytes=bytes) -> bytes | None:
+    """The runner's next request (its 4-byte size, then the pickle), in one read when it came in one
+    write, as it nearly always does; None at the end of the channel."""
+    data = _read(fd, 65536)
+    if _len(data) >= 4 and _len(data) == 4 + _from_bytes(data[:4], "big"):
+        return data[4:]
+    buf = _bytearray(data)
+    while buf and (_len(buf) < 4 or _len(buf) < 4 + _from_bytes(buf[:4], "big")):
+        more = _read(fd, 1 << 20)
+        if not more:
             return None
-        buf += chunk
-    return _bytes(buf)
+        buf += more
+    return _bytes(buf[4:]) if buf else None
 
 
 def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
@@ -468,7 +474,7 @@ def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
 
 
 def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseException, _name_error=NameError,
-           _not_plain=_NotPlain, _loads=pickle.loads, _from_bytes=int.from_bytes, _str=str, _sys=sys,
+           _not_plain=_NotPlain, _loads=pickle.loads, _request=_request, _str=str, _sys=sys,
            _depth=_depth, _exit=os._exit) -> None:
     """The sample's side of the channel, after the program ran: every name it uses is bound here, at
     definition, so a sample that replaced builtins or module attributes only changes its own answers."""
@@ -479,8 +485,7 @@ def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseExcepti
         _exit(0)
     while msg[0] == "ready":
         try:
-            head = _read_exact(req_r, 4)
-            req = _read_exact(req_r, _from_bytes(head, "big")) if head else None
+            req = _request(req_r)
         except _base:
             req = None
         if req is None:
@@ -1289,7 +1294,7 @@ class _Zygote:
         The head travels with the program, in the descriptor the sample's process reads: the zygote
         parses only "F<wall> <size> <workdir>" (_zygote_main)."""
         head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
-        program, size = _program(head, code, source)
+        program, size = _program(head, code, source if code is None else "")  # the source: for compiling
         try:
             for _ in range(2):  # a zygote a sample broke is replaced once
                 if self.sock is None:
