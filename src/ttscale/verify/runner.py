@@ -111,7 +111,8 @@ def _strict(node: ast.Assert) -> tuple[ast.stmt, ast.stmt]:
 
 
 _COMPILED: dict = {}
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # statement lists, except handlers and match cases
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # statement lists, and the handlers and match
+# cases that hold statement lists
 
 
 def _free_names(tree: ast.AST) -> list[str]:
@@ -1149,7 +1150,6 @@ ZYGOTE_PATIENCE_S = 2.0  # the longest the runner waits for a reply before it re
 _ZYGOTE_BLOCKED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                    signal.SIGALRM, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _ZYGOTE_MASK: list = [set()]  # the signal mask the zygote started with: its samples' processes get it back
-_ZYGOTE_KEEP: list = []
 
 
 def _proc_cpu(pid: int) -> float:
@@ -1415,9 +1415,6 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     import gc
 
     gc.freeze()  # a sample's collections leave what it inherited alone: no page copied for their headers
-    # What a sample's process replaces (as_main) stays referenced here, so the child does not free it:
-    # freeing writes to the pages it shares with the zygote.
-    _ZYGOTE_KEEP.extend((sys.argv, sys.path[:1], sys.modules.get("__main__")))
     sock = socket.socket(fileno=fd)
     while True:
         try:
