@@ -327,6 +327,11 @@ def prepared_main(workdir: str) -> dict:
     return _PREPARED[1]
 
 
+def _sample_main(workdir: str) -> dict:
+    """In a sample's process: the `__main__` globals the zygote prepared for `workdir`, else fresh ones."""
+    return _PREPARED[1] if _PREPARED[0] == workdir else as_main(workdir)
+
+
 def run_as_main(code, namespace: dict, extra_frames: int = 0) -> None:
     """exec() the program with the recursion headroom a script's module frame has: the runner's own
     frames below it do not count against the sample."""
@@ -457,7 +462,7 @@ def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
     """The sample's process: runs the program as `__main__` (compiling it first if the runner did
     not), says whether it ran to its end, then answers the runner's calls of its names until the
     runner closes the channel. Answers are JSON (_wire), never pickles. Never returns."""
-    namespace = _PREPARED[1] if _PREPARED[0] == workdir else as_main(workdir)
+    namespace = _sample_main(workdir)
     msg: list = ["ready"]
     try:
         if code is None:
@@ -850,13 +855,13 @@ def _runner_signals() -> None:
 
 
 def _python_signals() -> None:
-    """In a forked child: the dispositions python3 starts with."""
+    """In a sample's process: the dispositions python3 starts with. It is the zygote's child, and the
+    zygote, a fresh interpreter, changes none (it blocks what it must survive: _zygote_child unblocks),
+    so only what the runner inherited as ignored needs its default back."""
     for s in _INHERITED_IGNORED:
         signal.signal(s, signal.SIG_DFL)
-    if _SIGNALS_SET[0] or signal.SIGINT in _INHERITED_IGNORED:
+    if signal.SIGINT in _INHERITED_IGNORED:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if _SIGNALS_SET[0]:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 class _Guard:
@@ -1007,7 +1012,7 @@ def _child(task: dict, lim: dict, workdir: str, out_w: int, rep_w: int, nonce: s
     except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, huge sources
         _report(rep_w, {"status": "syntax_error", "error": f"{type(exc).__name__}: {exc}"[:300]})
     try:
-        run_as_main(code, _PREPARED[1] if _PREPARED[0] == workdir else as_main(workdir))
+        run_as_main(code, _sample_main(workdir))
         sys.stdout.flush()
         status = {"status": "passed", "marker": nonce}
     except MemoryError:
@@ -1295,12 +1300,12 @@ class _Zygote:
         parses only "F<wall> <size> <workdir>" (_zygote_main)."""
         head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
         program, size = _program(head, code, source if code is None else "")  # the source: for compiling
+        message = b"F%r %d %s" % (float(head["wall"]), size, head["workdir"].encode())
         try:
             for _ in range(2):  # a zygote a sample broke is replaced once
                 if self.sock is None:
                     self.start()
                 try:
-                    message = b"F%r %d %s" % (float(head["wall"]), size, head["workdir"].encode())
                     socket.send_fds(self.sock, [message], [program, *fds])
                     return
                 except OSError:
