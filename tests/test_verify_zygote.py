@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,6 +97,27 @@ def test_the_zygote_runs_from_marshalled_code_and_freezes_what_samples_inherit(t
     got = _runner([{"id": 0, "kind": "asserts", "code": probe, "tests": tests, "entry_point": "probe",
                     "prompt": ""}], lim)
     assert got[0]["status"] == "passed", got
+
+
+
+def test_the_zygote_holds_only_what_samples_need(tmp_path):
+    """Modules only the runner uses (ast, socket, ctypes, pickle's Python layer) stay out of the zygote,
+    whose memory every fork copies page-table entries for; the zygote and the sample's process use the
+    C modules underneath. LD_BIND_NOW, which the zygote starts with, is gone from a sample's environment
+    (the fidelity tests compare the whole environment with python3's). _prctl, which makes the zygote
+    non-dumpable without ctypes, works."""
+    probe = ("import os, sys\n\nHELD = sorted(m for m in ('ast', 'socket', 'ctypes', 'pickle') if m in sys.modules)\n"
+             "def probe():\n    return [HELD, 'LD_BIND_NOW' in os.environ]\n")
+    tests = "def check(candidate):\n    assert candidate() == [[], False]\n"
+    lim = {**LIMITS, "wall_s": 20, "cpu_s": 10, "workroot": str(tmp_path / "work")}
+    got = _runner([{"id": 0, "kind": "asserts", "code": probe, "tests": tests, "entry_point": "probe",
+                    "prompt": ""}], lim)
+    assert got[0]["status"] == "passed", got
+    dumpable = ("import ctypes, sys\nsys.path[:0] = [sys.argv[1]]\nfrom ttscale.verify import runner\n"
+                "runner._prctl(4, 0)\nprint(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))\n")  # PR_GET_DUMPABLE
+    src = str(Path(runner.__file__).parents[2])
+    done = subprocess.run([sys.executable, "-c", dumpable, src], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0", done.stderr
 
 
 NESTED = '''

@@ -47,20 +47,34 @@ fails; HumanEval's own harness would pass it).
 from __future__ import annotations
 
 import _signal
-import ast
+import _socket
 import builtins
 import json
 import marshal
 import os
-import pickle
 import resource
 import select
 import signal
-import socket
 import sys
 import time
 import types
 import warnings
+
+# The zygote runs this program too, and every sample's fork copies the page-table entries of all the
+# memory it holds (and every exit drops them): about 0.06 ms per sample for each megabyte. So modules
+# only the runner needs (ast, socket, ctypes) are imported where the runner uses them, and the zygote
+# and the samples' processes use the C modules under pickle, socket and ctypes (docs/verification.md).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing into the runner
+if TYPE_CHECKING:
+    import ast
+    import socket
+
+try:
+    from _pickle import dumps as _pickle_dumps
+    from _pickle import loads as _pickle_loads
+except ImportError:  # an interpreter without the C pickler
+    from pickle import dumps as _pickle_dumps
+    from pickle import loads as _pickle_loads
 
 # kill(-1) and wiping /tmp are only safe as PID 1 of a private PID namespace (inside the sandbox);
 # run anywhere else (a unit test on the host), the runner only cleans up its own children.
@@ -99,6 +113,8 @@ def _strict_eq(got, want, _type=type, _plain=PLAIN, _len=len, _zip=zip, _isinsta
 def _strict(node: ast.Assert) -> tuple[ast.stmt, ast.stmt]:
     """assert a == b  ->  assert __ttscale_eq__(a, b), then count the assert as passed. The new nodes
     take the assert's position (no pass over the whole tree to fill them in)."""
+    import ast
+
     test = node.test
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
         name = ast.copy_location(ast.Name("__ttscale_eq__", ast.Load()), test)
@@ -118,6 +134,8 @@ _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # statement list
 def _free_names(tree: ast.AST) -> list[str]:
     """Names the test code reads but never binds, other than builtins: for tests without an entry
     point (MBPP's bare asserts), the functions they expect the sample (or the prompt) to define."""
+    import ast
+
     loaded, bound = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -140,6 +158,8 @@ def compile_tests(source: str, entry_point: str | None):
     (bare asserts) have no entry point and call the functions they name."""
     key = (source, entry_point)
     if key not in _COMPILED:
+        import ast
+
         tree = ast.parse(source)
         total = 0
         todo: list = [tree]
@@ -186,6 +206,8 @@ def extended_cases(ext: dict) -> list[tuple]:
     literals), parsed once per distinct set in the parent, so every forked child inherits them."""
     key = (tuple(ext["inputs"]), tuple(ext["outputs"]))
     if key not in _EXTENDED:
+        import ast
+
         if len(_EXTENDED) > 256:
             _EXTENDED.clear()
         _EXTENDED[key] = [(ast.literal_eval(a), ast.literal_eval(b)) for a, b in zip(*key, strict=True)]
@@ -480,7 +502,7 @@ def _sample(code, source: str, workdir: str, req_r: int, ans_w: int) -> None:
 
 
 def _serve(namespace: dict, msg: list, req_r: int, ans_w: int, _base=BaseException, _name_error=NameError,
-           _not_plain=_NotPlain, _loads=pickle.loads, _request=_request, _str=str, _sys=sys,
+           _not_plain=_NotPlain, _loads=_pickle_loads, _request=_request, _str=str, _sys=sys,
            _depth=_depth, _exit=os._exit) -> None:
     """The sample's side of the channel, after the program ran: every name it uses is bound here, at
     definition, so a sample that replaced builtins or module attributes only changes its own answers."""
@@ -689,7 +711,7 @@ class Sample:
     def call(self, name: str, args: tuple, kwargs: dict):
         self.check()
         try:
-            data = pickle.dumps((name, args, kwargs), 4)
+            data = _pickle_dumps((name, args, kwargs), 4)
         except Exception as exc:
             raise TypeError(f"the tests' arguments cannot be passed to the sample: {exc}") from None
         view = memoryview(len(data).to_bytes(4, "big") + data)
@@ -1236,9 +1258,17 @@ class _Zygote:
         self.cleaned: int | None = None  # the last sample whose leftovers the zygote killed with its result
 
     def start(self) -> None:
+        import socket
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv, code = _zygote_command()
-        argv += [ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0", str(code)]
+        # LD_BIND_NOW: the dynamic linker resolves every symbol when the zygote starts, not in each sample's
+        # process at its first call of each function (about 14 fewer pages written per sample); the
+        # zygote takes it out of its environment again (_zygote_main), so samples never see it.
+        env, bind_now = os.environ, "LD_BIND_NOW" not in os.environ
+        if bind_now:
+            env = {**env, "LD_BIND_NOW": "1"}
+        argv += [ZYGOTE_FLAG, str(theirs.fileno()), "1" if IN_SANDBOX else "0", "1" if bind_now else "0", str(code)]
         pid = os.fork()
         if pid == 0:
             try:
@@ -1247,7 +1277,7 @@ class _Zygote:
                 os.set_inheritable(code, True)
                 if signal.SIGINT not in _INHERITED_IGNORED:  # exec keeps an ignored signal ignored
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.execv(argv[0], argv)
+                os.execve(argv[0], argv, env)
             finally:
                 os._exit(70)
         theirs.close()
@@ -1272,6 +1302,8 @@ class _Zygote:
     def _ask(self, message: bytes, fds=(), wait: float = ZYGOTE_PATIENCE_S) -> dict | None:
         if self.sock is None:
             self.start()
+        import socket
+
         try:
             socket.send_fds(self.sock, [message], list(fds))
         except OSError:
@@ -1301,6 +1333,8 @@ class _Zygote:
         head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
         program, size = _program(head, code, source if code is None else "")  # the source: for compiling
         message = b"F%r %d %s" % (float(head["wall"]), size, head["workdir"].encode())
+        import socket
+
         try:
             for _ in range(2):  # a zygote a sample broke is replaced once
                 if self.sock is None:
@@ -1398,16 +1432,13 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     Every page it writes between two forks costs a fault, and one written while a sample runs a copy,
     so it parses nothing but "F<wall> <size> <workdir>" and "C<pgid>", and answers with bytes formatted
     by hand."""
-    import ctypes
-
     _harden()
     null = os.open("/dev/null", os.O_RDWR)  # not the runner's channel to the host: a sample must not reach it
     for std in (0, 1, 2):
         os.dup2(null, std)
     os.close(null)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the runner
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a sample leaves is ours to reap
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: go with the runner
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what a sample leaves is ours to reap
     _oom_first(b"1000")  # inherited by every sample's process: the runner is not what runs out of memory
     # Held back rather than ignored: a sample's process then has python3's dispositions as they are, and
     # one call gives it python3's mask back (_zygote_child).
@@ -1420,12 +1451,15 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
     import gc
 
     gc.freeze()  # a sample's collections leave what it inherited alone: no page copied for their headers
-    sock = socket.socket(fileno=fd)
+    sock = _socket.socket(fileno=fd)
+    space = _socket.CMSG_SPACE(8 * 4)  # up to 8 descriptors
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(sock, 256, 8)
+            data, ancillary, _, _ = sock.recvmsg(256, space)
         except OSError:
             return
+        fds = [fd for level, kind, payload in ancillary if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+               for fd in memoryview(payload)[: len(payload) & ~3].cast("i").tolist()]
         if not data:
             return
         if data[:1] == b"C":  # clean up after the sample whose process group is the number
@@ -1701,15 +1735,29 @@ def run_task(task: dict, lim: dict, n: int) -> dict:
     return out
 
 
-def _harden() -> None:
-    """Make the runner non-dumpable, so samples cannot open its /proc entries (its stdin pipe, memory,
-    environment) even though they run under the same uid."""
+def _prctl(option: int, arg: int) -> None:
+    """prctl(2) through the primitives of the _ctypes module, which the ctypes package is built on: the
+    package would add a quarter of a megabyte to the zygote, copied (its page-table entries) by every
+    sample's fork. The package where the primitives are missing; nothing where neither is there."""
+    try:
+        import _ctypes
+
+        _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"), (option, arg, 0, 0, 0))
+        return
+    except (ImportError, AttributeError, TypeError, OSError):
+        pass
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+        ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _harden() -> None:
+    """Make the runner non-dumpable, so samples cannot open its /proc entries (its stdin pipe, memory,
+    environment) even though they run under the same uid."""
+    _prctl(4, 0)  # PR_SET_DUMPABLE
 
 
 def _pin(cpu: int | None) -> None:
@@ -1784,6 +1832,8 @@ def main() -> None:
     """Read the limits, then one task per line; answer each, in order."""
     if ZYGOTE_FLAG in sys.argv:
         at = sys.argv.index(ZYGOTE_FLAG)
+        if sys.argv[at + 3] == "1":  # added by the runner (_Zygote.start): not part of the samples' environment
+            del os.environ["LD_BIND_NOW"]
         _zygote_main(int(sys.argv[at + 1]), sys.argv[at + 2] == "1")
         return
     _harden()
