@@ -99,7 +99,6 @@ def test_the_zygote_runs_from_marshalled_code_and_freezes_what_samples_inherit(t
     assert got[0]["status"] == "passed", got
 
 
-
 def test_the_zygote_holds_only_what_samples_need(tmp_path):
     """Modules only the runner uses (ast, socket, ctypes, pickle's Python layer) stay out of the zygote,
     whose memory every fork copies page-table entries for; the zygote and the sample's process use the

@@ -1255,6 +1255,7 @@ class _Zygote:
     def __init__(self) -> None:
         self.sock: socket.socket | None = None
         self.pid = 0
+        self.send_fds = None  # socket.send_fds, set by start(): the socket module stays out of the zygote
         self.cleaned: int | None = None  # the last sample whose leftovers the zygote killed with its result
 
     def start(self) -> None:
@@ -1282,7 +1283,7 @@ class _Zygote:
                 os._exit(70)
         theirs.close()
         os.close(code)
-        self.sock, self.pid = ours, pid
+        self.sock, self.pid, self.send_fds = ours, pid, socket.send_fds
 
     def replace(self, pgid: int | None) -> None:
         """Kill the zygote, then everything it left (the runner is their parent now), and reap all."""
@@ -1302,10 +1303,8 @@ class _Zygote:
     def _ask(self, message: bytes, fds=(), wait: float = ZYGOTE_PATIENCE_S) -> dict | None:
         if self.sock is None:
             self.start()
-        import socket
-
         try:
-            socket.send_fds(self.sock, [message], list(fds))
+            self.send_fds(self.sock, [message], list(fds))
         except OSError:
             return None
         return self._reply(wait)
@@ -1333,14 +1332,12 @@ class _Zygote:
         head = {**head, "rlimits": lim.get("rlimits") or rlimits(lim)}
         program, size = _program(head, code, source if code is None else "")  # the source: for compiling
         message = b"F%r %d %s" % (float(head["wall"]), size, head["workdir"].encode())
-        import socket
-
         try:
             for _ in range(2):  # a zygote a sample broke is replaced once
                 if self.sock is None:
                     self.start()
                 try:
-                    socket.send_fds(self.sock, [message], [program, *fds])
+                    self.send_fds(self.sock, [message], [program, *fds])
                     return
                 except OSError:
                     self.replace(None)
@@ -1458,8 +1455,8 @@ def _zygote_main(fd: int, sandbox: bool) -> None:
             data, ancillary, _, _ = sock.recvmsg(256, space)
         except OSError:
             return
-        fds = [fd for level, kind, payload in ancillary if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
-               for fd in memoryview(payload)[: len(payload) & ~3].cast("i").tolist()]
+        fds = [x for level, kind, payload in ancillary if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+               for x in memoryview(payload)[: len(payload) & ~3].cast("i").tolist()]
         if not data:
             return
         if data[:1] == b"C":  # clean up after the sample whose process group is the number
